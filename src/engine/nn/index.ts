@@ -1,0 +1,2 @@
+export { Module, Sequential } from './module.js';
+export * from './layers.js';

@@ -1,0 +1,55 @@
+/** Process-wide engine settings: seeding, threads, devices. */
+import { availableParallelism } from 'node:os';
+import { native } from './binding.js';
+
+let threadsSet = false;
+
+/** Seeds libtorch's generators (CPU and every GPU) for reproducible runs. */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${seed}`);
+  native.manualSeed(seed);
+}
+
+/** Sets the number of CPU threads libtorch uses for intra-op parallelism. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`threads must be a positive integer, got ${n}`);
+  native.setNumThreads(n);
+  threadsSet = true;
+}
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+/** Applied once at engine load: VIGIL_THREADS, else all cores (libtorch alone picks physical cores only). */
+export function initThreads(): void {
+  if (threadsSet) return;
+  const env = process.env.VIGIL_THREADS;
+  setNumThreads(env ? Number(env) : availableParallelism());
+}
+
+export function cudaAvailable(): boolean {
+  return native.cudaDeviceCount() > 0;
+}
+export function cudaDeviceCount(): number {
+  return native.cudaDeviceCount();
+}
+/** Waits for queued GPU work (for timing). A no-op without CUDA. */
+export function synchronize(): void {
+  native.cudaSynchronize();
+}
+
+/** 'auto' means CUDA when this libtorch has a GPU, else CPU. Asking for CUDA without one is an error. */
+export function resolveDevice(device: string = 'auto'): string {
+  if (device === 'auto') return cudaAvailable() ? 'cuda' : 'cpu';
+  if (device.startsWith('cuda') && !cudaAvailable()) {
+    throw new Error(`device ${device} requested but this libtorch has no CUDA GPU (built against ${native.version().torch}${native.version().cuda ? ' with CUDA' : ', CPU only'}). ` +
+      'Rebuild vigil with LIBTORCH pointing at a CUDA libtorch, or use --device cpu.');
+  }
+  if (device !== 'cpu' && !/^cuda(:\d+)?$/.test(device)) throw new Error(`unknown device '${device}' (use cpu, cuda, cuda:N or auto)`);
+  return device;
+}
+
+export function engineInfo(): { torch: string; cuda: boolean; threads: number; gpus: number } {
+  const v = native.version();
+  return { torch: v.torch, cuda: v.cuda, threads: getNumThreads(), gpus: native.cudaDeviceCount() };
+}
