@@ -1,0 +1,81 @@
+/** The plain autoencoder's training step: reconstruct, per-image loss, mean, Adam(W). */
+import { ops, tidy, noGrad, Adam, AdamW, type Optimizer, type Tensor } from '../engine/index.js';
+import type { ConvAutoencoder } from '../models/autoencoder.js';
+import { perImageLoss, type LossName } from './losses.js';
+import type { TrainingTask } from './trainer.js';
+
+export interface OptimizerOptions {
+  optimizer: 'adam' | 'adamw';
+  lr: number;
+  weightDecay: number;
+}
+
+export function makeOptimizer(params: Tensor[], o: OptimizerOptions): Optimizer {
+  return o.optimizer === 'adamw'
+    ? new AdamW(params, { lr: o.lr, weightDecay: o.weightDecay })
+    : new Adam(params, { lr: o.lr, weightDecay: o.weightDecay });
+}
+
+/** Copies of a module's tensors (for best-epoch snapshots). */
+export function cloneState(state: Map<string, Tensor>): Map<string, Tensor> {
+  return noGrad(() => new Map([...state].map(([k, t]) => [k, ops.clone(ops.detach(t))])));
+}
+
+export function optimizerTensors(prefix: string, opt: Optimizer, into: Map<string, Tensor>): Record<string, number> {
+  const s = opt.stateDict();
+  for (const [k, t] of s.tensors) into.set(`${prefix}.${k}`, t);
+  return s.scalars;
+}
+
+export function optimizerSubset(prefix: string, all: Map<string, Tensor>): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [k, t] of all) if (k.startsWith(`${prefix}.`)) out.set(k.slice(prefix.length + 1), t);
+  return out;
+}
+
+export function modelSubset(all: Map<string, Tensor>): Map<string, Tensor> {
+  return optimizerSubset('model', all);
+}
+
+export class AutoencoderTask implements TrainingTask {
+  readonly opt: Optimizer;
+  constructor(readonly model: ConvAutoencoder, readonly loss: LossName, opt: OptimizerOptions) {
+    this.opt = makeOptimizer(model.parameters(), opt);
+  }
+  setLr(lr: number): void {
+    this.opt.lr = lr;
+  }
+  step(b: { x: Tensor }): number {
+    this.model.train();
+    return tidy(() => {
+      this.opt.zeroGrad();
+      const loss = ops.mean(perImageLoss(this.loss, this.model.forward(b.x), b.x));
+      loss.backward();
+      this.opt.step();
+      return loss.item();
+    });
+  }
+  validate(x: Tensor): number {
+    this.model.eval();
+    return noGrad(() => tidy(() => ops.mean(perImageLoss(this.loss, this.model.forward(x), x)).item()));
+  }
+  checkpoint() {
+    const tensors = new Map<string, Tensor>();
+    for (const [k, t] of this.model.stateDict()) tensors.set(`model.${k}`, t);
+    const scalars = optimizerTensors('opt', this.opt, tensors);
+    return { tensors, state: { opt: scalars } };
+  }
+  restore(tensors: Map<string, Tensor>, state: unknown): void {
+    this.model.loadStateDict(modelSubset(tensors), 'checkpoint');
+    this.opt.loadStateDict({ tensors: optimizerSubset('opt', tensors), scalars: (state as { opt: Record<string, number> }).opt });
+  }
+  snapshot() {
+    return cloneState(this.model.stateDict());
+  }
+  loadSnapshot(s: Map<string, Tensor>): void {
+    this.model.loadStateDict(s, 'snapshot');
+  }
+  dispose(): void {
+    this.opt.dispose();
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The training loop, shared by every model: epochs of batches, a learning-rate schedule,
+ * validation loss, early stopping, a checkpoint after each epoch and resuming from it, progress.
+ * What one step does belongs to a `TrainingTask` (the plain autoencoder's is below; the
+ * adversarial autoencoder brings its own), so the loop is written once (PyOD's template method).
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tidy, type Tensor, encodeTensors, decodeTensors, manualSeed } from '../engine/index.js';
+import { writeDirAtomic } from '../util/fs.js';
+import { writeFileSync } from 'node:fs';
+import { consoleProgress, silentProgress, type ProgressReporter, fmtTime } from './progress.js';
+import type { BatchPlan } from './batches.js';
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  valLoss?: number;
+  lr: number;
+  seconds: number;
+  /** Extra per-task numbers (e.g. discriminator loss, rejected samples). */
+  extra?: Record<string, number>;
+}
+
+export interface TrainingSummary {
+  epochs: number;
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestValLoss?: number;
+  stoppedEarly: boolean;
+  resumedFrom?: number;
+  seconds: number;
+  skipped: { id: string; reason: string }[];
+}
+
+/** What a model contributes to the loop. */
+export interface TrainingTask {
+  /** Called at the start of each epoch (e.g. to rank and reject samples). */
+  beginEpoch?(epoch: number, lr: number): Promise<void> | void;
+  /** One optimisation step on a batch; returns the loss value. */
+  step(batch: { x: Tensor; indices: number[] }, epoch: number): number;
+  /** Validation loss of a batch (no gradient). */
+  validate(x: Tensor): number;
+  /** Sets the learning rate(s) for this epoch. */
+  setLr(lr: number): void;
+  /** Extra numbers for the epoch record. */
+  epochExtra?(): Record<string, number>;
+  /** Everything needed to resume: tensors (model + optimizer state) and JSON. */
+  checkpoint(): { tensors: Map<string, Tensor>; state: unknown };
+  restore(tensors: Map<string, Tensor>, state: unknown): void;
+  /** Snapshot of the best weights so far (kept in memory when early stopping) and restoring it. */
+  snapshot(): Map<string, Tensor>;
+  loadSnapshot(s: Map<string, Tensor>): void;
+}
+
+export interface LoopOptions {
+  epochs: number;
+  schedule: (epoch: number) => number;
+  train: BatchPlan;
+  val?: BatchPlan;
+  /** Stop after this many epochs without validation improvement (0 = never). */
+  patience?: number;
+  /** Folder for the per-epoch checkpoint (written atomically). */
+  checkpointDir?: string;
+  /** Continue from the checkpoint in checkpointDir when there is one. */
+  resume?: boolean;
+  seed: number;
+  progress?: boolean | ProgressReporter;
+  onEpochEnd?: (r: EpochRecord) => void | Promise<void>;
+}
+
+const CHECKPOINT_FORMAT = 'vigil-checkpoint/1';
+
+export async function runTraining(task: TrainingTask, o: LoopOptions): Promise<TrainingSummary> {
+  const progress = o.progress === true ? consoleProgress() : o.progress ? o.progress : silentProgress;
+  const history: EpochRecord[] = [];
+  let start = 0;
+  let best = { loss: Infinity, epoch: -1 };
+  let snapshot: Map<string, Tensor> | undefined;
+  let resumedFrom: number | undefined;
+  const t0 = Date.now();
+
+  if (o.resume && o.checkpointDir && existsSync(join(o.checkpointDir, 'checkpoint.json'))) {
+    const ck = loadCheckpoint(o.checkpointDir);
+    task.restore(ck.tensors, ck.state.task);
+    for (const t of ck.tensors.values()) t.dispose();
+    history.push(...ck.state.history);
+    start = ck.state.epoch + 1;
+    best = ck.state.best;
+    resumedFrom = ck.state.epoch;
+    if (start < o.epochs) progress.end(`resuming after epoch ${start} of ${o.epochs} from ${o.checkpointDir}`);
+  } else if (o.resume && o.checkpointDir) {
+    progress.end(`no checkpoint in ${o.checkpointDir}; starting from scratch`);
+  }
+  manualSeed(o.seed + start);
+
+  let stoppedEarly = false;
+  for (let epoch = start; epoch < o.epochs; epoch++) {
+    const e0 = Date.now();
+    const lr = o.schedule(epoch);
+    task.setLr(lr);
+    await task.beginEpoch?.(epoch, lr);
+    progress.start(epoch, o.epochs, o.train.batchCount);
+    let lossSum = 0, count = 0, done = 0;
+    for await (const b of o.train.pass(epoch, true)) {
+      try {
+        const loss = task.step(b, epoch);
+        if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at epoch ${epoch + 1}; lower the learning rate (--lr)`);
+        lossSum += loss * b.indices.length;
+        count += b.indices.length;
+      } finally {
+        b.x.dispose();
+      }
+      progress.batch(++done, lossSum / Math.max(count, 1));
+    }
+    const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / Math.max(count, 1), lr, seconds: 0 };
+    if (o.val) record.valLoss = await validationLoss(task, o.val);
+    const extra = task.epochExtra?.();
+    if (extra) record.extra = extra;
+    record.seconds = (Date.now() - e0) / 1000;
+    history.push(record);
+
+    const monitored = record.valLoss ?? record.trainLoss;
+    if (monitored < best.loss) {
+      best = { loss: monitored, epoch: epoch + 1 };
+      if (o.patience) {
+        if (snapshot) for (const t of snapshot.values()) t.dispose();
+        snapshot = task.snapshot();
+      }
+    }
+    progress.end(`epoch ${epoch + 1}/${o.epochs} loss ${record.trainLoss.toFixed(5)}` +
+      (record.valLoss !== undefined ? ` val ${record.valLoss.toFixed(5)}` : '') + ` lr ${lr.toExponential(2)} ${fmtTime(record.seconds)}`);
+    if (o.checkpointDir) saveCheckpoint(o.checkpointDir, task, { epoch, history, best });
+    await o.onEpochEnd?.(record);
+    if (o.patience && epoch + 1 - best.epoch >= o.patience) {
+      stoppedEarly = true;
+      progress.end(`early stop: no validation improvement for ${o.patience} epochs; keeping epoch ${best.epoch}`);
+      break;
+    }
+  }
+  if (snapshot) {
+    task.loadSnapshot(snapshot);
+    for (const t of snapshot.values()) t.dispose();
+  }
+  return {
+    epochs: history.length, history, bestEpoch: best.epoch, bestValLoss: Number.isFinite(best.loss) ? best.loss : undefined,
+    stoppedEarly, resumedFrom, seconds: (Date.now() - t0) / 1000, skipped: o.train.skipped(),
+  };
+}
+
+async function validationLoss(task: TrainingTask, val: BatchPlan): Promise<number> {
+  let sum = 0, n = 0;
+  for await (const b of val.pass(0, false)) {
+    try {
+      sum += task.validate(b.x) * b.indices.length;
+      n += b.indices.length;
+    } finally {
+      b.x.dispose();
+    }
+  }
+  return sum / Math.max(n, 1);
+}
+
+interface CheckpointState { format: string; epoch: number; history: EpochRecord[]; best: { loss: number; epoch: number }; task: unknown }
+
+function saveCheckpoint(dir: string, task: TrainingTask, s: { epoch: number; history: EpochRecord[]; best: { loss: number; epoch: number } }): void {
+  const { tensors, state } = task.checkpoint();
+  const json: CheckpointState = { format: CHECKPOINT_FORMAT, ...s, best: { loss: Number.isFinite(s.best.loss) ? s.best.loss : 1e308, epoch: s.best.epoch }, task: state };
+  const chunks = encodeTensors(tensors);
+  writeDirAtomic(dir, (tmp) => {
+    writeFileSync(join(tmp, 'checkpoint.safetensors'), Buffer.concat(chunks));
+    writeFileSync(join(tmp, 'checkpoint.json'), JSON.stringify(json));
+  });
+}
+
+function loadCheckpoint(dir: string): { tensors: Map<string, Tensor>; state: CheckpointState } {
+  const jsonPath = join(dir, 'checkpoint.json');
+  let state: CheckpointState;
+  try {
+    state = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  } catch (e) {
+    throw new Error(`${jsonPath}: damaged checkpoint (${(e as Error).message}); delete ${dir} to start over`);
+  }
+  if (state.format !== CHECKPOINT_FORMAT) throw new Error(`${jsonPath}: not a vigil checkpoint (format ${state.format})`);
+  const path = join(dir, 'checkpoint.safetensors');
+  const { tensors } = decodeTensors(readFileSync(path), path);
+  return { tensors, state };
+}
+
+export function removeCheckpoint(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export { tidy };
