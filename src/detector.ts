@@ -252,8 +252,10 @@ export class Detector {
       density: thresholdFor(base.density, trainBase.density),
       combined: thresholdFor(combined, trainCombined),
     };
+    const kdeState = kde.toState();
+    for (const t of kdeState.tensors.values()) t.dispose();
     const state: DetectorState = {
-      preprocessing, architecture, score: o.score ?? 'combined', combine, thresholds, stats: st, kde: kde.toState().json,
+      preprocessing, architecture, score: o.score ?? 'combined', combine, thresholds, stats: st, kde: kdeState.json,
       training: { ...summary, items: train.length, validationItems: val === train ? 0 : val.length, device, engine: `libtorch ${engineInfo().torch}` },
     };
     return new Detector(model, kde, state, device);
@@ -350,7 +352,11 @@ export class Detector {
       density: kdeState.json,
       training: this.state.training,
     };
-    saveBundle(dir, manifest, tensors);
+    try {
+      saveBundle(dir, manifest, tensors);
+    } finally {
+      for (const t of kdeState.tensors.values()) t.dispose();
+    }
   }
 
   /** Loads a model folder written by save() (or `vigil train`). */

@@ -66,8 +66,10 @@ export function decodeTensors(buf: Uint8Array, source: string, device = 'cpu'): 
       if (name === '__metadata__') { metadata = e as unknown as Record<string, string>; continue; }
       const [b, end] = e.data_offsets;
       if (!(b >= 0 && end >= b && dataStart + end <= buf.byteLength)) throw fail(`${name}: data out of range (file truncated?)`);
-      const raw = buf.slice(dataStart + b, dataStart + end); // copy: aligned for typed-array views
+      const raw = new Uint8Array(buf.subarray(dataStart + b, dataStart + end)); // copy (Buffer#slice would not copy): aligned for typed-array views
       const numel = e.shape.reduce((x, y) => x * y, 1);
+      const width = ({ F32: 4, F64: 8, I64: 8, I32: 4, U8: 1, BOOL: 1 } as Record<string, number>)[e.dtype];
+      if (width !== undefined && numel * width !== end - b) throw fail(`${name}: size does not match shape [${e.shape}]`);
       let typed: ArrayBufferView;
       let dtype: DType | undefined;
       switch (e.dtype) {

@@ -152,8 +152,6 @@ export class LatentKDE {
   selection_?: BandwidthSelection;
   /** Standardised fitted points [n, d], float32, owned by this KDE. */
   points_?: Tensor;
-  /** Squared norms of the points [n]. */
-  private sqNorms_?: Tensor;
 
   constructor(opts: LatentKDEOptions = {}) {
     this.bandwidthParam = opts.bandwidth ?? 'scott';
@@ -199,12 +197,10 @@ export class LatentKDE {
         sub = ops.indexSelect(x, 0, ops.indices(idx, device));
       }
       const points = ops.contiguous(this.standardize ? standardise(sub, mean, std) : ops.clone(sub));
-      const sqNorms = ops.sum(ops.mul(points, points), 1);
-      return { points, sqNorms, mean, std, nSeen };
+      return { points, mean, std, nSeen };
     }));
     this.dispose();
     this.points_ = fitted.points;
-    this.sqNorms_ = fitted.sqNorms;
     this.mean_ = fitted.mean;
     this.std_ = fitted.std;
     this.nSeen_ = fitted.nSeen;
@@ -223,7 +219,7 @@ export class LatentKDE {
    * m * d values) in standardised space; see the module doc. Higher = more normal.
    */
   scoreSamples(queries: Codes): Float32Array {
-    const { points, sqNorms, h, mean, std } = this.fitted();
+    const { points, h, mean, std } = this.fitted();
     const [n, d] = points.shape as [number, number];
     const device = points.device;
     return tidy(() => noGrad(() => {
@@ -233,29 +229,7 @@ export class LatentKDE {
       }
       assertFinite(q0, 'LatentKDE.scoreSamples: queries');
       const q = this.standardize ? standardise(q0, mean, std) : q0;
-      const m = q.shape[0]!;
-      const out = new Float32Array(m);
-      if (m === 0) return out;
-      const rows = chunkRows(n, this.chunkSize, MATRIX_BUDGET_BYTES);
-      const inv = 1 / (h * h);
-      const pointsT = ops.transpose(points, 0, 1);
-      // -||x_i||^2 / (2h^2), added to every row of the chunk's logits by addmm.
-      const bias = ops.mul(sqNorms, -0.5 * inv);
-      const constant = Math.log(n) + d * Math.log(h * Math.sqrt(2 * Math.PI));
-      for (let start = 0; start < m; start += rows) {
-        const end = Math.min(m, start + rows);
-        const chunk = tidy(() => {
-          const qc = ops.slice(q, 0, start, end);
-          // -||q - x_i||^2/(2h^2) = (q.x_i)/h^2 - ||x_i||^2/(2h^2) - ||q||^2/(2h^2); the last term is
-          // constant over i, so it comes out of the logsumexp.
-          const logits = ops.callOp('addmm', '', [bias, qc, pointsT, 1, inv]) as Tensor;
-          const lse = ops.logsumexp(logits, 1);
-          const qq = ops.sum(ops.mul(qc, qc), 1);
-          return ops.sub(ops.sub(lse, ops.mul(qq, 0.5 * inv)), constant).toFloat32();
-        });
-        out.set(chunk, start);
-      }
-      return out;
+      return logDensity(q, points, h, this.chunkSize);
     }));
   }
 
@@ -315,12 +289,7 @@ export class LatentKDE {
       chunkSize: json.chunkSize,
     });
     const dev = resolveDevice(device ?? src.device);
-    const { points, sqNorms } = tidy(() => noGrad(() => {
-      const points = ops.contiguous(ops.clone(ops.toDtype(ops.toDevice(src, dev), 'float32')));
-      return { points, sqNorms: ops.sum(ops.mul(points, points), 1) };
-    }));
-    kde.points_ = points;
-    kde.sqNorms_ = sqNorms;
+    kde.points_ = tidy(() => noGrad(() => ops.contiguous(ops.clone(ops.toDtype(ops.toDevice(src, dev), 'float32')))));
     kde.bandwidth_ = json.bandwidth;
     kde.bandwidthRule_ = json.bandwidthRule;
     kde.mean_ = [...json.mean];
@@ -333,20 +302,18 @@ export class LatentKDE {
   /** Frees the fitted points; the KDE is unfitted afterwards. Safe to call twice. */
   dispose(): void {
     this.points_?.dispose();
-    this.sqNorms_?.dispose();
     this.points_ = undefined;
-    this.sqNorms_ = undefined;
     this.bandwidth_ = undefined;
     this.bandwidthRule_ = undefined;
   }
 
   // -------------------------------------------------------------------------------------------
 
-  private fitted(): { points: Tensor; sqNorms: Tensor; h: number; mean: number[]; std: number[] } {
-    if (!this.points_ || !this.sqNorms_ || this.bandwidth_ === undefined) {
+  private fitted(): { points: Tensor; h: number; mean: number[]; std: number[] } {
+    if (!this.points_ || this.bandwidth_ === undefined) {
       throw new Error('LatentKDE is not fitted; call fit(codes) first (or LatentKDE.fromState)');
     }
-    return { points: this.points_, sqNorms: this.sqNorms_, h: this.bandwidth_, mean: this.mean_!, std: this.std_! };
+    return { points: this.points_, h: this.bandwidth_, mean: this.mean_!, std: this.std_! };
   }
 
   private checkParams(): void {
@@ -382,7 +349,61 @@ export class LatentKDE {
   }
 }
 
-/** Mean log-likelihood of points[held] under a KDE of points[train], for each h of grid. */
+/**
+ * log p(q_j) for the rows of q (standardised) under the KDE of `points`, in chunks of queries.
+ *
+ * Fast path, per chunk: one matrix product of augmented rows gives every exponent directly,
+ * t_ji = -||q_j - x_i||^2 / (2h^2) = [q_j/h^2, 1, -||q_j||^2/(2h^2)] . [x_i, -||x_i||^2/(2h^2), 1],
+ * written into a buffer reused across chunks; then exp in place and a row sum. As t <= 0 the sum
+ * cannot overflow, and it is at least exp(max_i t_ji), so a row whose sum is >= 1e-30 lost nothing
+ * that matters. Rows below (queries far from every point, where the terms underflow) are redone
+ * exactly with a max-shifted logsumexp.
+ */
+function logDensity(q: Tensor, points: Tensor, h: number, maxChunk: number): Float32Array {
+  const [n, d] = points.shape as [number, number];
+  const m = q.shape[0]!;
+  const out = new Float32Array(m);
+  if (m === 0) return out;
+  const device = points.device;
+  const inv = 1 / (h * h);
+  const constant = Math.log(n) + d * Math.log(h * Math.sqrt(2 * Math.PI));
+  const rows = chunkRows(n, maxChunk, MATRIX_BUDGET_BYTES);
+  const negHalfSqNorms = ops.mul(ops.sum(ops.mul(points, points), 1), -0.5 * inv); // [n]
+  const aug = ops.contiguous(ops.transpose(ops.cat([points, ops.unsqueeze(negHalfSqNorms, 1), ops.ones([n, 1], { device })], 1), 0, 1)); // [d+2, n]
+  const buf = ops.zeros([Math.min(rows, m), n], { device });
+  for (let start = 0; start < m; start += rows) {
+    const end = Math.min(m, start + rows);
+    const c = end - start;
+    tidy(() => {
+      const qc = ops.slice(q, 0, start, end);
+      const qq = ops.sum(ops.mul(qc, qc), 1, true);
+      const qa = ops.cat([ops.mul(qc, inv), ops.ones([c, 1], { device }), ops.mul(qq, -0.5 * inv)], 1); // [c, d+2]
+      const t = ops.slice(buf, 0, 0, c);
+      ops.callOp('mm', 'out', [qa, aug, t]);
+      ops.callOp('exp_', '', [t]);
+      const sums = ops.sum(t, 1).toFloat32();
+      const redo: number[] = [];
+      for (let i = 0; i < c; i++) {
+        if (sums[i]! >= 1e-30) out[start + i] = Math.log(sums[i]!) - constant;
+        else redo.push(i);
+      }
+      if (redo.length === 0) return;
+      // Exact: logsumexp_i((q.x_i)/h^2 - ||x_i||^2/(2h^2)) - ||q||^2/(2h^2).
+      const qr = ops.indexSelect(qc, 0, ops.indices(redo, device));
+      const logits = ops.callOp('addmm', '', [negHalfSqNorms, qr, ops.transpose(points, 0, 1), 1, inv]) as Tensor;
+      const qrr = ops.sum(ops.mul(qr, qr), 1);
+      const exact = ops.sub(ops.logsumexp(logits, 1), ops.mul(qrr, 0.5 * inv)).toFloat32();
+      redo.forEach((i, k) => { out[start + i] = exact[k]! - constant; });
+    });
+  }
+  return out;
+}
+
+/**
+ * Mean log-likelihood of points[held] under a KDE of points[train], for each h of grid. Per chunk
+ * of held-out rows, the squared distances D are computed once and shifted by their row minimum
+ * (so every row sum is >= 1 and nothing underflows); each h then costs one scaled exp and a sum.
+ */
 function heldOutLogLik(points: Tensor, held: Int32Array, train: Int32Array, grid: number[]): number[] {
   const d = points.shape[1]!;
   const nTr = train.length;
@@ -392,14 +413,23 @@ function heldOutLogLik(points: Tensor, held: Int32Array, train: Int32Array, grid
     const tr = ops.indexSelect(points, 0, ops.indices(train, dev));
     const ho = ops.indexSelect(points, 0, ops.indices(held, dev));
     const rows = chunkRows(nTr, DEFAULT_CHUNK, SELECTION_BUDGET_BYTES);
+    const buf = ops.zeros([Math.min(rows, held.length), nTr], { device: dev });
+    const scales = grid.map((h) => ops.scalar(-0.5 / (h * h), { device: dev }));
     for (let start = 0; start < held.length; start += rows) {
       const end = Math.min(held.length, start + rows);
       tidy(() => {
         const dist = ops.pairwiseSqDist(ops.slice(ho, 0, start, end), tr);
-        // One sum per h, brought back together to keep host round trips few.
-        const perH = grid.map((h) => tidy(() => ops.sum(ops.logsumexp(ops.mul(dist, -0.5 / (h * h)), 1))));
-        const all = ops.toDtype(ops.stack(perH), 'float64').toArray();
-        for (let k = 0; k < grid.length; k++) sums[k] += all[k]!;
+        const [dmin] = ops.minDim(dist, 1, true);
+        ops.callOp('sub_', 'Tensor', [dist, dmin, 1]);
+        const t = ops.slice(buf, 0, 0, end - start);
+        const perH = scales.map((s) => {
+          ops.callOp('mul', 'out', [dist, s, t]);
+          ops.callOp('exp_', '', [t]);
+          return ops.sum(ops.log(ops.sum(t, 1)));
+        });
+        const all = ops.toDtype(ops.stack([...perH, ops.sum(dmin)]), 'float64').toArray();
+        const sumMin = all[grid.length]!;
+        grid.forEach((h, k) => { sums[k] += all[k]! - (0.5 / (h * h)) * sumMin; });
       });
     }
   }));

@@ -1,0 +1,105 @@
+import type { Command } from '../main.js';
+import { dataOptions, deviceOption, scoreKindOption, applyThreads } from '../shared.js';
+import { LOSSES } from '../../train/losses.js';
+import { parseThresholdOption } from '../threshold-option.js';
+
+const command: Command = {
+  spec: {
+    name: 'train',
+    summary: 'train a detector on normal images and write a model folder',
+    usage: 'vigil train <images> [--out model] [options]',
+    positionals: [{ name: 'images', help: 'Folder of normal images, class folders (with --normal-class), an MVTec category, an IDX file, or builtin:mnist / builtin:fashion-mnist', required: true }],
+    options: {
+      out: { type: 'string', alias: 'o', help: 'Model folder to write', default: 'vigil-model', value: 'dir' },
+      size: { type: 'number', help: 'Model input size in pixels, 28 to 512 (default: native size of IDX data, else 64)', value: 'px' },
+      channels: { type: 'number', help: '1 (grayscale) or 3 (RGB) (default: from the images)', value: 'n' },
+      resize: { type: 'string', help: 'How images are fitted to the size', choices: ['stretch', 'crop'], default: 'stretch' },
+      ...dataOptions,
+      model: { type: 'string', help: 'Autoencoder kind', choices: ['strided', 'pooling'], default: 'strided' },
+      filters: { type: 'list', help: 'Filters per encoder block, e.g. 32,64,128 (default: by size)', value: 'list' },
+      latent: { type: 'number', help: 'Bottleneck size (default: 32 to 128 by size)', value: 'n' },
+      dropout: { type: 'number', help: 'Dropout before the bottleneck', default: 0, value: 'p' },
+      epochs: { type: 'number', alias: 'e', help: 'Training epochs', default: 30, value: 'n' },
+      'batch-size': { type: 'number', alias: 'b', help: 'Images per batch', default: 128, value: 'n' },
+      lr: { type: 'number', help: 'Learning rate', default: 1e-3, value: 'rate' },
+      optimizer: { type: 'string', help: 'Optimizer', choices: ['adam', 'adamw'], default: 'adam' },
+      'weight-decay': { type: 'number', help: 'Weight decay (default: 0 for adam, 0.01 for adamw)', value: 'w' },
+      schedule: { type: 'string', help: 'Learning-rate decay', choices: ['cosine', 'step', 'constant'], default: 'cosine' },
+      loss: { type: 'string', help: 'Training loss', choices: LOSSES as string[], default: 'mse' },
+      patience: { type: 'number', help: 'Early stopping: epochs without validation improvement (0 = off)', default: 0, value: 'n' },
+      'val-split': { type: 'number', help: 'Fraction of normal images held out for validation and the threshold', default: 0.1, value: 'f' },
+      augment: { type: 'list', help: 'Augmentations: hflip, vflip, rotate, shift, brightness, contrast', value: 'list' },
+      score: { ...scoreKindOption, default: 'combined' },
+      threshold: { type: 'string', help: 'quantile:Q (of normal validation scores), contamination:C, or fixed:V', default: 'quantile:0.95', value: 'spec' },
+      seed: { type: 'number', help: 'Random seed', default: 0, value: 'n' },
+      checkpoint: { type: 'string', help: 'Checkpoint folder (default: <out>.checkpoint)', value: 'dir' },
+      resume: { type: 'boolean', help: 'Continue from the checkpoint if there is one' },
+      quiet: { type: 'boolean', alias: 'q', help: 'No progress output' },
+      ...deviceOption,
+    },
+    examples: [
+      'vigil train photos/good --size 128 --out bottle-model',
+      'vigil train cells/ --normal-class Uninfected --size 64 --loss ssim --out cell-model',
+      'vigil train builtin:fashion-mnist --normal-class 1 --epochs 20',
+      'vigil train photos/good --out m --resume      # after an interruption',
+    ],
+  },
+  async run(a) {
+    applyThreads(a.threads);
+    const { Detector } = await import('../../detector.js');
+    const out = a.out as string;
+    const checkpointDir = (a.checkpoint as string | undefined) ?? `${out}.checkpoint`;
+    const augmentList = (a.augment as string[] | undefined) ?? [];
+    const known = ['hflip', 'vflip', 'rotate', 'shift', 'brightness', 'contrast'];
+    const bad = augmentList.find((x) => !known.includes(x));
+    if (bad) throw new Error(`unknown augmentation '${bad}' (use ${known.join(', ')})`);
+    const augment = augmentList.length ? {
+      hflip: augmentList.includes('hflip'), vflip: augmentList.includes('vflip'),
+      rotate: augmentList.includes('rotate') ? 10 : 0, shift: augmentList.includes('shift') ? 0.05 : 0,
+      brightness: augmentList.includes('brightness') ? 0.1 : 0, contrast: augmentList.includes('contrast') ? 0.1 : 0,
+    } : undefined;
+    if (a.channels !== undefined && a.channels !== 1 && a.channels !== 3) throw new Error(`--channels must be 1 or 3, got ${a.channels}`);
+    const filters = (a.filters as string[] | undefined)?.map(Number);
+    const t0 = Date.now();
+    const det = await Detector.fit(a._[0], {
+      size: a.size as number | undefined,
+      channels: a.channels as 1 | 3 | undefined,
+      resize: a.resize as 'stretch' | 'crop',
+      normalClass: a['normal-class'] as string[] | undefined,
+      strict: a.strict as boolean,
+      architecture: {
+        kind: a.model as 'strided' | 'pooling',
+        dropout: a.dropout as number,
+        ...(filters ? { filters } : {}),
+        ...(a.latent !== undefined ? { latent: a.latent as number } : {}),
+      },
+      epochs: a.epochs as number,
+      batchSize: a['batch-size'] as number,
+      lr: a.lr as number,
+      optimizer: a.optimizer as 'adam' | 'adamw',
+      weightDecay: a['weight-decay'] as number | undefined,
+      schedule: a.schedule as 'cosine',
+      loss: a.loss as 'mse',
+      patience: a.patience as number,
+      valFraction: a['val-split'] as number,
+      augment,
+      score: a.score as 'combined',
+      threshold: parseThresholdOption(a.threshold as string),
+      seed: a.seed as number,
+      device: a.device as string,
+      checkpointDir,
+      resume: a.resume as boolean,
+      progress: !a.quiet,
+    });
+    det.save(out);
+    const { rmSync } = await import('node:fs');
+    rmSync(checkpointDir, { recursive: true, force: true });
+    const t = det.training!;
+    const th = det.thresholds[det.scoreKind];
+    process.stderr.write(`trained on ${t.items} images (${t.validationItems} held out) in ${t.seconds.toFixed(1)}s on ${t.device}` +
+      `${t.skipped.length ? `; skipped ${t.skipped.length} unreadable` : ''}\n`);
+    process.stdout.write(JSON.stringify({ model: out, score: det.scoreKind, threshold: th, epochs: t.epochs, finalLoss: t.history.at(-1)?.trainLoss, valLoss: t.history.at(-1)?.valLoss, seconds: (Date.now() - t0) / 1000 }) + '\n');
+    det.dispose();
+  },
+};
+export default command;

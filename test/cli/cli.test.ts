@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir, writeClassFolders, writeCorrupt, writeDigits } from '../fixtures.js';
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'bin.js');
+const vigil = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, VIGIL_THREADS: '2' } });
+const TINY = ['--size', '28', '--epochs', '15', '--lr', '5e-3', '--batch-size', '16', '--filters', '8,16', '--latent', '8', '--device', 'cpu', '--quiet'];
+
+test('--help on the main command and on every subcommand', () => {
+  const main = vigil('--help');
+  assert.equal(main.status, 0);
+  for (const c of ['train', 'score', 'evaluate', 'demo', 'info']) {
+    assert.match(main.stdout, new RegExp(`\\b${c}\\b`));
+    const r = vigil(c, '--help');
+    assert.equal(r.status, 0, `${c} --help`);
+    assert.match(r.stdout, new RegExp(`Usage: vigil ${c}`));
+    assert.match(r.stdout, /Options:/);
+  }
+});
+
+test('usage errors exit 2 and say what is wrong', () => {
+  const r = vigil('train', 'x', '--epochs', 'many');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--epochs expects a number, got 'many'/);
+  const u = vigil('train', 'x', '--epoch', '3');
+  assert.equal(u.status, 2);
+  assert.match(u.stderr, /unknown option --epoch \(did you mean --epochs\?\)/);
+  const m = vigil('score');
+  assert.equal(m.status, 2);
+  assert.match(m.stderr, /missing <model> <images>/);
+  assert.equal(vigil('frobnicate').status, 2);
+});
+
+test('train, score (JSON and CSV), evaluate end to end on a tiny class-folder dataset; a corrupt file is skipped and named', async () => {
+  const root = tempDir();
+  const data = join(root, 'data');
+  await writeClassFolders(data, 60, 20);
+  writeCorrupt(join(data, 'normal', 'broken.png'));
+  const model = join(root, 'model');
+  const train = vigil('train', data, '--normal-class', 'normal', '--out', model, ...TINY);
+  assert.equal(train.status, 0, train.stderr);
+  assert.match(train.stderr, /broken\.png/);
+  const summary = JSON.parse(train.stdout);
+  assert.equal(summary.model, model);
+  assert.ok(existsSync(join(model, 'manifest.json')));
+  assert.ok(!existsSync(`${model}.checkpoint`), 'checkpoint removed after a finished run');
+
+  const json = vigil('score', model, join(data, 'odd'), '--format', 'json');
+  assert.equal(json.status, 0, json.stderr);
+  const rows = JSON.parse(json.stdout).results;
+  assert.equal(rows.length, 20);
+  for (const r of rows) {
+    assert.equal(typeof r.score, 'number');
+    assert.equal(typeof r.isAnomaly, 'boolean');
+    assert.ok(r.id.endsWith('.png'));
+  }
+
+  const out = join(root, 'scores.csv');
+  const maps = join(root, 'maps');
+  const csv = vigil('score', model, join(data, 'odd', readdirSync(join(data, 'odd'))[0]), join(data, 'odd', readdirSync(join(data, 'odd'))[1]), '--format', 'csv', '--out', out, '--maps', maps);
+  assert.equal(csv.status, 0, csv.stderr);
+  const lines = readFileSync(out, 'utf8').trim().split('\n');
+  assert.equal(lines[0], 'id,score,isAnomaly,mse,ssim,density,combined,label,className');
+  assert.equal(lines.length, 3);
+  assert.equal(readdirSync(maps).filter((f) => f.endsWith('.heatmap.png')).length, 2);
+
+  const ev = vigil('evaluate', model, data, '--normal-class', 'normal', '--json');
+  assert.equal(ev.status, 0, ev.stderr);
+  const report = JSON.parse(ev.stdout);
+  assert.equal(report.images, 80);
+  assert.ok(report.metrics.mse.auroc > 0.6, `auroc ${report.metrics.mse.auroc}`);
+  assert.deepEqual(Object.keys(report.metrics.mse.confusion).sort(), ['fn', 'fp', 'tn', 'tp']);
+
+  const strict = vigil('train', data, '--normal-class', 'normal', '--out', join(root, 'm2'), '--strict', ...TINY);
+  assert.equal(strict.status, 1);
+  assert.match(strict.stderr, /broken\.png/);
+  assert.ok(!existsSync(join(root, 'm2')), 'nothing written on failure');
+  rmSync(root, { recursive: true, force: true });
+});
+
+test('bad input: empty folder, missing folder, damaged model, unknown normal class', async () => {
+  const root = tempDir();
+  const empty = vigil('train', root, ...TINY);
+  assert.equal(empty.status, 1);
+  assert.match(empty.stderr, new RegExp(`no images found in ${root}`));
+  const missing = vigil('train', join(root, 'nope'), ...TINY);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /nope/);
+  const noModel = vigil('score', join(root, 'no-model'), root);
+  assert.equal(noModel.status, 1);
+  assert.match(noModel.stderr, /model folder .*no-model does not exist/);
+  await writeDigits(join(root, 'cls', 'a'), 1, 5);
+  await writeDigits(join(root, 'cls', 'b'), 2, 5);
+  const cls = vigil('train', join(root, 'cls'), '--normal-class', 'c', ...TINY);
+  assert.equal(cls.status, 1);
+  assert.match(cls.stderr, /a, b|"a", "b"|a,b/);
+  rmSync(root, { recursive: true, force: true });
+});
