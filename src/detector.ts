@@ -58,6 +58,8 @@ export interface DetectorOptions {
   augment?: AugmentOptions;
   /** Unreadable images are errors instead of skipped warnings. */
   strict?: boolean;
+  /** 'ae' (default): plain convolutional autoencoder; 'aae': robust adversarial autoencoder. */
+  model?: 'ae' | 'aae';
   /** Architecture overrides (filters, latent, kind, dropout...). */
   architecture?: Partial<Architecture>;
   /** Default 30. */
@@ -113,6 +115,8 @@ export interface ImageScore {
 }
 
 export interface ScoreOptions {
+  /** Rank and decide by this score instead of the model's own; 'recon' is the training loss's error (mse or ssim). */
+  score?: ScoreKind | 'recon';
   /** Return per-pixel error maps: 'mse' or 'ssim'. */
   maps?: MapKind | false;
   normalClass?: string | string[];
@@ -125,6 +129,7 @@ interface ScoreStats { mean: number; std: number; q50: number; q95: number; q99:
 
 interface DetectorState {
   preprocessing: Preprocessing;
+  loss: LossName;
   architecture: Architecture;
   score: ScoreKind;
   combine: BaseScore[];
@@ -255,7 +260,7 @@ export class Detector {
     const kdeState = kde.toState();
     for (const t of kdeState.tensors.values()) t.dispose();
     const state: DetectorState = {
-      preprocessing, architecture, score: o.score ?? 'combined', combine, thresholds, stats: st, kde: kdeState.json,
+      preprocessing, loss: o.loss ?? 'mse', architecture, score: o.score ?? 'combined', combine, thresholds, stats: st, kde: kdeState.json,
       training: { ...summary, items: train.length, validationItems: val === train ? 0 : val.length, device, engine: `libtorch ${engineInfo().torch}` },
     };
     return new Detector(model, kde, state, device);
@@ -304,12 +309,13 @@ export class Detector {
     const s = withDensity(raw, this.kde);
     const combined = fuse(s, this.state.combine, this.state.stats);
     const th = this.state.thresholds;
+    const kind = this.resolveKind(options.score);
     const results = raw.indices.map((idx, i): ImageScore => {
       const item = source.items[idx];
       const scores = { mse: s.mse[i], ssim: s.ssim[i], density: s.density[i], combined: combined[i] };
-      const score = scores[this.state.score];
+      const score = scores[kind];
       const r: ImageScore = {
-        id: item.id, score, isAnomaly: score > th[this.state.score].value, scores,
+        id: item.id, score, isAnomaly: score > th[kind].value, scores,
         flags: { mse: scores.mse > th.mse.value, ssim: scores.ssim > th.ssim.value, density: scores.density > th.density.value },
       };
       if (item.label !== undefined) r.label = item.label;
@@ -318,6 +324,14 @@ export class Detector {
       return r;
     });
     return { results, raw };
+  }
+
+  /** The score a request ranks by: the model's own, or one named ('recon' = the training loss's error). */
+  resolveKind(requested?: ScoreKind | 'recon'): ScoreKind {
+    if (requested === undefined) return this.state.score;
+    if (requested === 'recon') return this.state.loss === 'ssim' ? 'ssim' : 'mse';
+    if (!SCORE_KINDS.includes(requested)) throw new Error(`unknown score '${requested}' (use recon, ${SCORE_KINDS.join(', ')})`);
+    return requested;
   }
 
   /** Sets the threshold of the ranking score from labelled examples (best F1) or a fixed value. */
@@ -343,6 +357,7 @@ export class Detector {
     const manifest = {
       vigilVersion: VERSION,
       model: 'autoencoder',
+      loss: this.state.loss,
       architecture: this.state.architecture,
       preprocessing: this.state.preprocessing,
       score: this.state.score,
@@ -373,7 +388,7 @@ export class Detector {
       model.eval();
       const kde = LatentKDE.fromState(need('density'), tensors, device);
       const state: DetectorState = {
-        preprocessing: need('preprocessing'), architecture, score: need('score'), combine: need('combine'),
+        preprocessing: need('preprocessing'), loss: m.loss ?? 'mse', architecture, score: need('score'), combine: need('combine'),
         thresholds: need('thresholds'), stats: need('scoreStats'), training: m.training, kde: m.density,
       };
       return new Detector(model, kde, state, device);

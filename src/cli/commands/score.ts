@@ -1,4 +1,3 @@
-import { createWriteStream } from 'node:fs';
 import type { Command } from '../main.js';
 import { dataOptions, deviceOption, applyThreads, csvField } from '../shared.js';
 import { writeFileAtomic } from '../../util/fs.js';
@@ -13,6 +12,7 @@ const command: Command = {
       { name: 'images', help: 'Image files, folders, or a spec such as builtin:mnist:test', required: true, variadic: true },
     ],
     options: {
+      score: { type: 'string', help: "Rank and decide by this score instead of the model's own (recon = the training loss's error)", choices: ['recon', 'mse', 'ssim', 'density', 'combined'], value: 'kind' },
       format: { type: 'string', alias: 'f', help: 'Output format', choices: ['json', 'csv'], default: 'json' },
       out: { type: 'string', alias: 'o', help: 'Write results to this file (atomically) instead of stdout', value: 'file' },
       maps: { type: 'string', help: 'Also write per-pixel error maps (PNG heatmaps) into this folder', value: 'dir' },
@@ -39,13 +39,14 @@ const command: Command = {
     for (const g of groups) {
       results.push(...(await det.score(g, {
         normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean,
-        batchSize: a['batch-size'] as number, maps: a.maps ? (a['map-kind'] as 'mse' | 'ssim') : false,
+        batchSize: a['batch-size'] as number, score: a.score as 'recon' | undefined, maps: a.maps ? (a['map-kind'] as 'mse' | 'ssim') : false,
       })));
     }
     if (a.maps) {
       const { writeHeatmaps } = await import('../../report/heatmap.js');
       await writeHeatmaps(a.maps as string, results, det.preprocessing);
     }
+    const kind = det.resolveKind(a.score as 'recon' | undefined);
     const rows = results.map((r) => ({
       id: r.id, score: r.score, isAnomaly: r.isAnomaly, mse: r.scores.mse, ssim: r.scores.ssim, density: r.scores.density, combined: r.scores.combined,
       ...(r.label !== undefined ? { label: r.label } : {}), ...(r.className !== undefined ? { className: r.className } : {}),
@@ -55,14 +56,13 @@ const command: Command = {
       const cols = ['id', 'score', 'isAnomaly', 'mse', 'ssim', 'density', 'combined', 'label', 'className'];
       text = [cols.join(','), ...rows.map((r) => cols.map((c) => csvField((r as Record<string, unknown>)[c])).join(','))].join('\n') + '\n';
     } else {
-      text = JSON.stringify({ model: a._[0], score: det.scoreKind, threshold: det.thresholds[det.scoreKind].value, results: rows }, null, 1) + '\n';
+      text = JSON.stringify({ model: a._[0], score: kind, threshold: det.thresholds[kind].value, results: rows }, null, 1) + '\n';
     }
     if (a.out) writeFileAtomic(a.out as string, text);
     else await new Promise<void>((res) => process.stdout.write(text, () => res()));
     const n = rows.filter((r) => r.isAnomaly).length;
-    process.stderr.write(`${rows.length} images scored, ${n} flagged as anomalous (threshold ${det.thresholds[det.scoreKind].value.toPrecision(4)} on ${det.scoreKind})\n`);
+    process.stderr.write(`${rows.length} images scored, ${n} flagged as anomalous (threshold ${det.thresholds[kind].value.toPrecision(4)} on ${kind})\n`);
     det.dispose();
-    void createWriteStream;
   },
 };
 export default command;
