@@ -117,6 +117,12 @@ export interface ImageScore {
 export interface ScoreOptions {
   /** Rank and decide by this score instead of the model's own; 'recon' is the training loss's error (mse or ssim). */
   score?: ScoreKind | 'recon';
+  /**
+   * How verdicts are made: 'score' (default): the ranking score above its threshold; 'either':
+   * anomalous if the latent density is below its threshold or the reconstruction error (of the
+   * training loss) is above its threshold.
+   */
+  rule?: 'score' | 'either';
   /** Return per-pixel error maps: 'mse' or 'ssim'. */
   maps?: MapKind | false;
   normalClass?: string | string[];
@@ -310,14 +316,14 @@ export class Detector {
     const combined = fuse(s, this.state.combine, this.state.stats);
     const th = this.state.thresholds;
     const kind = this.resolveKind(options.score);
+    const recon = this.resolveKind('recon') as 'mse' | 'ssim';
     const results = raw.indices.map((idx, i): ImageScore => {
       const item = source.items[idx];
       const scores = { mse: s.mse[i], ssim: s.ssim[i], density: s.density[i], combined: combined[i] };
       const score = scores[kind];
-      const r: ImageScore = {
-        id: item.id, score, isAnomaly: score > th[kind].value, scores,
-        flags: { mse: scores.mse > th.mse.value, ssim: scores.ssim > th.ssim.value, density: scores.density > th.density.value },
-      };
+      const flags = { mse: scores.mse > th.mse.value, ssim: scores.ssim > th.ssim.value, density: scores.density > th.density.value };
+      const isAnomaly = options.rule === 'either' ? flags.density || flags[recon] : score > th[kind].value;
+      const r: ImageScore = { id: item.id, score, isAnomaly, scores, flags };
       if (item.label !== undefined) r.label = item.label;
       if (item.className !== undefined) r.className = item.className;
       if (raw.maps) r.map = raw.maps[i];

@@ -13,6 +13,7 @@ const command: Command = {
     ],
     options: {
       score: { type: 'string', help: "Rank and decide by this score instead of the model's own (recon = the training loss's error)", choices: ['recon', 'mse', 'ssim', 'density', 'combined'], value: 'kind' },
+      rule: { type: 'string', help: 'Verdicts: score (the ranking score above its threshold) or either (density below or reconstruction error above its own threshold)', choices: ['score', 'either'], default: 'score' },
       format: { type: 'string', alias: 'f', help: 'Output format', choices: ['json', 'csv'], default: 'json' },
       out: { type: 'string', alias: 'o', help: 'Write results to this file (atomically) instead of stdout', value: 'file' },
       maps: { type: 'string', help: 'Also write per-pixel error maps (PNG heatmaps) into this folder', value: 'dir' },
@@ -39,7 +40,7 @@ const command: Command = {
     for (const g of groups) {
       results.push(...(await det.score(g, {
         normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean,
-        batchSize: a['batch-size'] as number, score: a.score as 'recon' | undefined, maps: a.maps ? (a['map-kind'] as 'mse' | 'ssim') : false,
+        batchSize: a['batch-size'] as number, score: a.score as 'recon' | undefined, rule: a.rule as 'score' | 'either', maps: a.maps ? (a['map-kind'] as 'mse' | 'ssim') : false,
       })));
     }
     if (a.maps) {
