@@ -48,13 +48,15 @@ export interface CreateOptions { dtype?: DType; device?: Device | string }
 
 /** A tensor from a typed array or number list (copied). A Uint8Array with dtype float32 is scaled to [0,1]. */
 export function tensor(data: ArrayBufferView | number[], shape?: number[], opts: CreateOptions = {}): Tensor {
-  const arr = Array.isArray(data) ? Float32Array.from(data) : data;
+  // number lists keep full precision for float64/int64 tensors
+  const wide = opts.dtype === 'float64' || opts.dtype === 'int64';
+  const arr = Array.isArray(data) ? (wide ? Float64Array.from(data) : Float32Array.from(data)) : data;
   const n = (arr as unknown as { length: number }).length;
   const shp = shape ?? [n];
   return new Tensor(native.fromArray(arr, shp, opts.dtype, opts.device));
 }
 export function scalar(v: number, opts: CreateOptions = {}): Tensor {
-  return tensor(new Float32Array([v]), [], opts);
+  return tensor([v], [], opts);
 }
 export function zeros(shape: number[], opts: CreateOptions = {}): Tensor {
   return t1('zeros', '', [shape, opts.dtype ?? 'float32', null, opts.device ?? 'cpu']);

@@ -19,7 +19,7 @@ export interface Optimizer {
 }
 
 function zerosLike(ps: Tensor[]): Tensor[] {
-  return noGrad(() => ps.map((p) => ops.zeros(p.shape, { device: p.device })));
+  return noGrad(() => ps.map((p) => ops.zeros(p.shape, { device: p.device, dtype: p.dtype })));
 }
 
 function restore(into: Tensor[], prefix: string, from: Map<string, Tensor>): void {

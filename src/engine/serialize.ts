@@ -16,10 +16,18 @@ function bytesOf(t: Tensor): { code: string; bytes: Uint8Array } {
   const dtype = t.dtype;
   const code = CODES[dtype];
   if (!code) throw new Error(`cannot save a ${dtype} tensor`);
-  const a = t.toArray();
   let typed: ArrayBufferView;
-  if (dtype === 'int64') typed = BigInt64Array.from(a as Float64Array, (v) => BigInt(v));
-  else typed = a;
+  if (dtype === 'int64') {
+    // the raw 64-bit patterns, not a float64 conversion, so values beyond 2^53 survive
+    const c = ops.contiguous(t);
+    const bits = ops.callOp('view', 'dtype', [c, 'float64']) as Tensor;
+    const f = bits.toArray() as Float64Array;
+    bits.dispose();
+    c.dispose();
+    typed = new BigInt64Array(f.buffer, f.byteOffset, f.length);
+  } else {
+    typed = t.toArray();
+  }
   return { code, bytes: new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength) };
 }
 
@@ -34,9 +42,9 @@ export function encodeTensors(tensors: Map<string, Tensor>, metadata: Record<str
     chunks.push(bytes);
     offset += bytes.byteLength;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const head = Buffer.from(json, 'utf8');
+  const json = JSON.stringify(header);
+  const bytes = Buffer.byteLength(json, 'utf8');
+  const head = Buffer.from(json + ' '.repeat((8 - (bytes % 8)) % 8), 'utf8');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(head.byteLength));
   return [len, head, ...chunks];
@@ -64,6 +72,9 @@ export function decodeTensors(buf: Uint8Array, source: string, device = 'cpu'): 
   try {
     for (const [name, e] of Object.entries(header)) {
       if (name === '__metadata__') { metadata = e as unknown as Record<string, string>; continue; }
+      if (!e || !Array.isArray(e.data_offsets) || e.data_offsets.length !== 2 || !Array.isArray(e.shape)) {
+        throw fail(`${name}: entry needs shape and data_offsets`);
+      }
       const [b, end] = e.data_offsets;
       if (!(b >= 0 && end >= b && dataStart + end <= buf.byteLength)) throw fail(`${name}: data out of range (file truncated?)`);
       const raw = new Uint8Array(buf.subarray(dataStart + b, dataStart + end)); // copy (Buffer#slice would not copy): aligned for typed-array views
