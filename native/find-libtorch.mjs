@@ -1,7 +1,7 @@
 // Finds the libtorch to build against, the way tch-rs does: LIBTORCH (a folder with include/ and
 // lib/, e.g. the torch folder of a PyTorch install), or LIBTORCH_INCLUDE + LIBTORCH_LIB, else a
 // system install (Debian/Ubuntu libtorch-dev). Prints what node-gyp asks for:
-//   node find-libtorch.mjs include|libdir|libs|abi|summary
+//   node find-libtorch.mjs include|libdir|libs|abi|std|summary
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -54,7 +54,27 @@ export function findLibtorch(env = process.env) {
   // CUDA support lives in separate libraries that nothing references directly: link them
   // unconditionally so their kernels register at load time.
   const cudaLibs = ['c10_cuda', 'torch_cuda'].filter((n) => files.some((f) => f.startsWith(`lib${n}.`)));
-  return { include, lib, libs, cudaLibs, source, abi: detectAbi(lib, env) };
+  return { include, lib, libs, cudaLibs, source, abi: detectAbi(lib, env), std: cxxStd(include, env) };
+}
+
+// The C++ standard to compile with: libtorch 2.x headers need C++17 at least, and those of
+// PyTorch 2.7 and later are written for C++20 (which libtorch 1.x headers don't all compile
+// under). VIGIL_CXX_STD overrides (e.g. c++17, gnu++20).
+function cxxStd(include, env) {
+  if (env.VIGIL_CXX_STD) return env.VIGIL_CXX_STD;
+  const [major, minor] = versionParts(include);
+  return major > 2 || (major === 2 && minor >= 7) ? 'c++20' : 'c++17';
+}
+
+function versionParts(include) {
+  try {
+    const text = readFileSync(join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'), 'utf8');
+    const major = Number(/TORCH_VERSION_MAJOR\s+(\d+)/.exec(text)?.[1] ?? 0);
+    const minor = Number(/TORCH_VERSION_MINOR\s+(\d+)/.exec(text)?.[1] ?? 0);
+    return [major, minor];
+  } catch {
+    return [0, 0];
+  }
 }
 
 // PyTorch wheels before 2.7 used the pre-C++11 std::string ABI; Debian's and newer wheels use the
@@ -83,7 +103,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       libdir: t.lib,
       libs: [...t.libs.map((l) => `-l${l}`), ...(t.cudaLibs.length ? ['-Wl,--no-as-needed', ...t.cudaLibs.map((l) => `-l${l}`), '-Wl,--as-needed'] : [])].join(' '),
       abi: t.abi,
-      summary: `libtorch ${version(t.include)} from ${t.source} (${t.lib})${t.cudaLibs.length ? ', with CUDA' : ''}`,
+      std: t.std,
+      summary: `libtorch ${version(t.include)} from ${t.source} (${t.lib})${t.cudaLibs.length ? ', with CUDA' : ''}, C++ ABI ${t.abi}, -std=${t.std}`,
     }[what];
     if (out === undefined) throw new Error(`unknown query ${what}`);
     process.stdout.write(out + '\n');

@@ -18,41 +18,77 @@
 #include <torch/version.h>
 
 #include <atomic>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+// c10::optional became an alias of std::optional in PyTorch 2.4 (and may disappear later);
+// before that it is its own class, and Tensor?[] lists hold it.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+template <class T>
+using Opt = std::optional<T>;
+#else
+template <class T>
+using Opt = c10::optional<T>;
+#endif
 
 namespace {
 
 std::atomic<int64_t> g_live{0};
 
-// One native tensor owned by one JavaScript handle. `dispose` frees it at once; the finalizer is
-// only the backstop for handles the program forgot.
+// One native tensor owned by one JavaScript handle: a plain object that wraps a Box (napi_wrap).
+// `dispose` frees the tensor at once and removes the wrap, finalizer and all (napi_remove_wrap),
+// so a disposed handle leaves nothing native behind. The finalizer is only the backstop for
+// handles the program forgot. (Handles used to be Externals with finalizers; Node 20 runs N-API
+// finalizers from a SetImmediate task, so in a loop that never yields, the finalizer records of
+// disposed tensors piled up, ~1.4 KB a training step.)
 struct Box {
   at::Tensor tensor;
-  bool alive = true;
 };
 
-void FinalizeBox(Napi::Env, Box* box) {
-  if (box->alive) g_live--;
-  delete box;
+// Marks handles that were disposed, so using one again says so.
+const napi_type_tag kDisposedTag = {0x766967696c2d7465ULL, 0x6e736f722d646f6eULL};
+
+void FinalizeBox(napi_env, void* data, void*) {
+  g_live--;
+  delete static_cast<Box*>(data);
 }
 
 Napi::Value Wrap(Napi::Env env, at::Tensor t) {
-  auto* box = new Box{std::move(t), true};
+  napi_value obj;
+  if (napi_create_object(env, &obj) != napi_ok) throw Napi::Error::New(env, "vigil: could not create a tensor handle");
+  auto* box = new Box{std::move(t)};
+  if (napi_wrap(env, obj, box, FinalizeBox, nullptr, nullptr) != napi_ok) {
+    delete box;
+    throw Napi::Error::New(env, "vigil: could not create a tensor handle");
+  }
   g_live++;
-  return Napi::External<Box>::New(env, box, FinalizeBox);
+  return Napi::Value(env, obj);
+}
+
+// The Box of a live handle, or null (not a handle, or disposed). Only handles made by Wrap reach
+// here: the TypeScript side never passes other wrapped objects.
+Box* BoxOf(const Napi::Value& v) {
+  if (!v.IsObject()) return nullptr;
+  void* data = nullptr;
+  if (napi_unwrap(v.Env(), v, &data) != napi_ok) return nullptr;
+  return static_cast<Box*>(data);
+}
+
+[[noreturn]] void ThrowNotATensor(const Napi::Value& v, const std::string& what) {
+  bool disposed = false;
+  if (v.IsObject()) napi_check_object_type_tag(v.Env(), v, &kDisposedTag, &disposed);
+  if (disposed) throw Napi::Error::New(v.Env(), what + ": tensor was already disposed");
+  throw Napi::TypeError::New(v.Env(), what + ": expected a tensor");
 }
 
 at::Tensor& Unwrap(const Napi::Value& v, const char* what) {
-  if (!v.IsExternal()) {
-    throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a tensor");
-  }
-  Box* box = v.As<Napi::External<Box>>().Data();
-  if (!box->alive) {
-    throw Napi::Error::New(v.Env(), std::string(what) + ": tensor was already disposed");
-  }
+  Box* box = BoxOf(v);
+  if (!box) ThrowNotATensor(v, what);
   return box->tensor;
 }
 
@@ -121,9 +157,17 @@ std::vector<int64_t> IntList(const Napi::Value& v, const char* what) {
 // ---------------------------------------------------------------------------------------------
 // Generic operator calls through the c10 dispatcher.
 
+struct ParamInfo {
+  c10::TypePtr type;     // the schema's declared type (SymInt reads as int, SymInt[] as int[])
+  c10::TypeKind kind;    // type->kind(), cached
+  bool has_default;
+  c10::IValue default_value;
+};
+
 struct OpEntry {
   c10::OperatorHandle handle;
   std::string name;
+  std::vector<ParamInfo> params;
 };
 std::vector<OpEntry> g_ops;
 
@@ -137,103 +181,147 @@ Napi::Value ResolveOp(const Napi::CallbackInfo& info) {
   if (!h.has_value()) {
     throw Napi::Error::New(env, "this libtorch has no operator " + name + (overload.empty() ? "" : "." + overload));
   }
-  g_ops.push_back({*h, name + (overload.empty() ? "" : "." + overload)});
+  OpEntry e{*h, name + (overload.empty() ? "" : "." + overload), {}};
+  for (const auto& p : h->schema().arguments()) {
+    ParamInfo pi{p.type(), p.type()->kind(), p.default_value().has_value(), c10::IValue()};
+    if (pi.has_default) pi.default_value = *p.default_value();
+    e.params.push_back(std::move(pi));
+  }
+  g_ops.push_back(std::move(e));
   return Napi::Number::New(env, static_cast<double>(g_ops.size() - 1));
   GUARD_END
 }
 
-c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& type, const std::string& where);
+// Names an argument in error messages. Built only when an error is thrown: the hot path of a
+// call allocates no strings.
+struct Where {
+  const OpEntry* op;
+  size_t index;
+  std::string str() const {
+    return op->name + " argument '" + op->handle.schema().arguments()[index].name() + "'";
+  }
+};
 
-c10::IValue ScalarFrom(Napi::Env env, const Napi::Value& v, const std::string& where) {
+c10::IValue ScalarFrom(Napi::Env env, const Napi::Value& v, const Where& where) {
   if (v.IsBoolean()) return c10::IValue(c10::Scalar(v.As<Napi::Boolean>().Value()));
-  if (!v.IsNumber()) throw Napi::TypeError::New(env, where + ": expected a number");
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, where.str() + ": expected a number");
   return c10::IValue(c10::Scalar(v.As<Napi::Number>().DoubleValue()));
 }
 
-c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& type, const std::string& where) {
+at::Tensor& UnwrapAt(const Napi::Value& v, const Where& where) {
+  Box* box = BoxOf(v);
+  if (!box) ThrowNotATensor(v, where.str());
+  return box->tensor;
+}
+
+int64_t IntFrom(Napi::Env env, const Napi::Value& v, const Where& where) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, where.str() + ": expected an integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<int64_t>(d))) {
+    throw Napi::TypeError::New(env, where.str() + ": expected an integer, got " + std::to_string(d));
+  }
+  return static_cast<int64_t>(d);
+}
+
+c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const c10::Type& type, c10::TypeKind kind, const Where& where) {
   using c10::TypeKind;
-  switch (type->kind()) {
-    case TypeKind::OptionalType:
+  switch (kind) {
+    case TypeKind::OptionalType: {
       if (v.IsNull() || v.IsUndefined()) return c10::IValue();
-      return ToIValue(env, v, type->castRaw<c10::OptionalType>()->getElementType(), where);
+      const auto& elem = type.castRaw<c10::OptionalType>()->getElementType();
+      return ToIValue(env, v, *elem, elem->kind(), where);
+    }
     case TypeKind::TensorType:
-      return c10::IValue(Unwrap(v, where.c_str()));
+      return c10::IValue(UnwrapAt(v, where));
     case TypeKind::IntType:
+    case TypeKind::SymIntType:
       if (v.IsString()) {
         // dtype and similar enum arguments travel as ints in schemas
         return c10::IValue(static_cast<int64_t>(ParseDtype(env, v.As<Napi::String>())));
       }
       if (v.IsBoolean()) return c10::IValue(static_cast<int64_t>(v.As<Napi::Boolean>().Value()));
-      if (!v.IsNumber()) throw Napi::TypeError::New(env, where + ": expected an integer");
-      {
-        double d = v.As<Napi::Number>().DoubleValue();
-        if (d != static_cast<double>(static_cast<int64_t>(d))) {
-          throw Napi::TypeError::New(env, where + ": expected an integer, got " + std::to_string(d));
-        }
-        return c10::IValue(static_cast<int64_t>(d));
-      }
+      return c10::IValue(IntFrom(env, v, where));
     case TypeKind::ScalarTypeType:
       if (v.IsString()) return c10::IValue(static_cast<int64_t>(ParseDtype(env, v.As<Napi::String>())));
-      return c10::IValue(static_cast<int64_t>(v.As<Napi::Number>().Int64Value()));
-    case TypeKind::SymIntType:
-      return c10::IValue(static_cast<int64_t>(v.As<Napi::Number>().Int64Value()));
+      return c10::IValue(IntFrom(env, v, where));
     case TypeKind::FloatType:
-      if (!v.IsNumber()) throw Napi::TypeError::New(env, where + ": expected a number");
+      if (!v.IsNumber()) throw Napi::TypeError::New(env, where.str() + ": expected a number");
       return c10::IValue(v.As<Napi::Number>().DoubleValue());
     case TypeKind::BoolType:
-      if (!v.IsBoolean()) throw Napi::TypeError::New(env, where + ": expected a boolean");
+      if (!v.IsBoolean()) throw Napi::TypeError::New(env, where.str() + ": expected a boolean");
       return c10::IValue(v.As<Napi::Boolean>().Value());
     case TypeKind::NumberType:
       return ScalarFrom(env, v, where);
     case TypeKind::StringType:
-      if (!v.IsString()) throw Napi::TypeError::New(env, where + ": expected a string");
+      if (!v.IsString()) throw Napi::TypeError::New(env, where.str() + ": expected a string");
       return c10::IValue(v.As<Napi::String>().Utf8Value());
     case TypeKind::DeviceObjType:
-      if (!v.IsString()) throw Napi::TypeError::New(env, where + ": expected a device string");
+      if (!v.IsString()) throw Napi::TypeError::New(env, where.str() + ": expected a device string");
       return c10::IValue(ParseDevice(env, v.As<Napi::String>()));
     case TypeKind::LayoutType:
     case TypeKind::MemoryFormatType:
-      return c10::IValue(static_cast<int64_t>(v.As<Napi::Number>().Int64Value()));
+      return c10::IValue(IntFrom(env, v, where));
     case TypeKind::ListType: {
-      auto elem = type->castRaw<c10::ListType>()->getElementType();
+      const auto& elem = type.castRaw<c10::ListType>()->getElementType();
       auto ek = elem->kind();
       if (ek == TypeKind::IntType || ek == TypeKind::SymIntType) {
+        // int[] and SymInt[] both travel as int lists: the boxed kernels of PyTorch 2.x turn an
+        // int list into SymInts themselves.
+        c10::List<int64_t> out;
         if (v.IsNumber()) {  // int[2] stride=1 style: one number stands for every entry
-          return c10::IValue(c10::List<int64_t>({v.As<Napi::Number>().Int64Value()}));
+          out.push_back(IntFrom(env, v, where));
+          return c10::IValue(std::move(out));
         }
-        return c10::IValue(c10::List<int64_t>(IntList(v, where.c_str())));
+        if (!v.IsArray()) throw Napi::TypeError::New(env, where.str() + ": expected an array of integers");
+        auto a = v.As<Napi::Array>();
+        uint32_t n = a.Length();
+        out.reserve(n);
+        for (uint32_t i = 0; i < n; i++) {
+          Napi::Value e = a.Get(i);
+          if (!e.IsNumber()) throw Napi::TypeError::New(env, where.str() + ": expected an array of integers");
+          double d = e.As<Napi::Number>().DoubleValue();
+          if (d != static_cast<double>(static_cast<int64_t>(d))) {
+            throw Napi::TypeError::New(env, where.str() + ": " + std::to_string(d) + " is not an integer");
+          }
+          out.push_back(static_cast<int64_t>(d));
+        }
+        return c10::IValue(std::move(out));
       }
-      if (!v.IsArray()) throw Napi::TypeError::New(env, where + ": expected an array");
+      if (!v.IsArray()) throw Napi::TypeError::New(env, where.str() + ": expected an array");
       auto a = v.As<Napi::Array>();
+      uint32_t n = a.Length();
       if (ek == TypeKind::TensorType) {
         c10::List<at::Tensor> out;
-        out.reserve(a.Length());
-        for (uint32_t i = 0; i < a.Length(); i++) out.push_back(Unwrap(a.Get(i), where.c_str()));
-        return c10::IValue(out);
+        out.reserve(n);
+        for (uint32_t i = 0; i < n; i++) out.push_back(UnwrapAt(a.Get(i), where));
+        return c10::IValue(std::move(out));
       }
       if (ek == TypeKind::OptionalType) {
-        c10::List<c10::optional<at::Tensor>> out;
-        for (uint32_t i = 0; i < a.Length(); i++) {
+        c10::List<Opt<at::Tensor>> out;
+        out.reserve(n);
+        for (uint32_t i = 0; i < n; i++) {
           Napi::Value e = a.Get(i);
-          if (e.IsNull() || e.IsUndefined()) out.push_back(c10::nullopt);
-          else out.push_back(Unwrap(e, where.c_str()));
+          if (e.IsNull() || e.IsUndefined()) out.push_back(Opt<at::Tensor>());
+          else out.push_back(Opt<at::Tensor>(UnwrapAt(e, where)));
         }
-        return c10::IValue(out);
+        return c10::IValue(std::move(out));
       }
       if (ek == TypeKind::FloatType) {
         c10::List<double> out;
-        for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::Number>().DoubleValue());
-        return c10::IValue(out);
+        out.reserve(n);
+        for (uint32_t i = 0; i < n; i++) out.push_back(a.Get(i).As<Napi::Number>().DoubleValue());
+        return c10::IValue(std::move(out));
       }
       if (ek == TypeKind::BoolType) {
         c10::List<bool> out;
-        for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::Boolean>().Value());
-        return c10::IValue(out);
+        out.reserve(n);
+        for (uint32_t i = 0; i < n; i++) out.push_back(a.Get(i).As<Napi::Boolean>().Value());
+        return c10::IValue(std::move(out));
       }
-      throw Napi::TypeError::New(env, where + ": unsupported list argument type " + type->str());
+      throw Napi::TypeError::New(env, where.str() + ": unsupported list argument type " + type.str());
     }
     default:
-      throw Napi::TypeError::New(env, where + ": unsupported argument type " + type->str());
+      throw Napi::TypeError::New(env, where.str() + ": unsupported argument type " + type.str());
   }
 }
 
@@ -276,40 +364,63 @@ Napi::Value FromIValue(Napi::Env env, c10::IValue&& v) {
   throw Napi::Error::New(env, "unsupported return type " + v.tagKind());
 }
 
+// The argument stack of the generic call, reused from call to call (JavaScript runs one call at
+// a time on this thread, and a call never re-enters another).
+std::vector<c10::IValue>& CallStack() {
+  static thread_local std::vector<c10::IValue> stack;
+  return stack;
+}
+
 // call(opId, args[]): missing trailing arguments take the schema's defaults; `undefined` in the
 // middle also means "default".
+struct ClearOnExit {
+  std::vector<c10::IValue>& stack;
+  ~ClearOnExit() { stack.clear(); }  // also drops the tensors of a call that threw
+};
+
 Napi::Value CallOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  auto& stack = CallStack();
+  stack.clear();
+  ClearOnExit clear{stack};
   GUARD_BEGIN
   uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   if (id >= g_ops.size()) throw Napi::Error::New(env, "bad operator id");
   const OpEntry& op = g_ops[id];
-  const auto& schema = op.handle.schema();
-  const auto& params = schema.arguments();
+  const size_t np = op.params.size();
   auto args = info[1].As<Napi::Array>();
   uint32_t n = args.Length();
-  if (n > params.size()) {
-    throw Napi::TypeError::New(env, op.name + ": takes at most " + std::to_string(params.size()) + " arguments, got " + std::to_string(n));
+  if (n > np) {
+    throw Napi::TypeError::New(env, op.name + ": takes at most " + std::to_string(np) + " arguments, got " + std::to_string(n));
   }
-  std::vector<c10::IValue> stack;
-  stack.reserve(params.size());
-  for (size_t i = 0; i < params.size(); i++) {
-    const auto& p = params[i];
-    Napi::Value v = i < n ? args.Get(static_cast<uint32_t>(i)) : env.Undefined();
-    if (v.IsUndefined() && p.default_value().has_value()) {
-      stack.push_back(*p.default_value());
-    } else if (v.IsUndefined() && p.type()->kind() != c10::TypeKind::OptionalType) {
-      throw Napi::TypeError::New(env, op.name + ": missing argument '" + p.name() + "'");
-    } else {
-      stack.push_back(ToIValue(env, v, p.type(), op.name + " argument '" + p.name() + "'"));
+  for (size_t i = 0; i < np; i++) {
+    const ParamInfo& p = op.params[i];
+    if (i >= n) {
+      if (p.has_default) { stack.push_back(p.default_value); continue; }
+      if (p.kind == c10::TypeKind::OptionalType) { stack.emplace_back(); continue; }
+      throw Napi::TypeError::New(env, op.name + ": missing argument '" + op.handle.schema().arguments()[i].name() + "'");
     }
+    Napi::Value v = args.Get(static_cast<uint32_t>(i));
+    if (v.IsUndefined()) {
+      if (p.has_default) { stack.push_back(p.default_value); continue; }
+      if (p.kind != c10::TypeKind::OptionalType) {
+        throw Napi::TypeError::New(env, op.name + ": missing argument '" + op.handle.schema().arguments()[i].name() + "'");
+      }
+    }
+    stack.push_back(ToIValue(env, v, *p.type, p.kind, Where{&op, i}));
   }
   op.handle.callBoxed(&stack);
-  if (stack.empty()) return env.Undefined();
-  if (stack.size() == 1) return FromIValue(env, std::move(stack[0]));
-  auto out = Napi::Array::New(env, stack.size());
-  for (size_t i = 0; i < stack.size(); i++) out.Set(static_cast<uint32_t>(i), FromIValue(env, std::move(stack[i])));
-  return out;
+  Napi::Value result;
+  if (stack.empty()) {
+    result = env.Undefined();
+  } else if (stack.size() == 1) {
+    result = FromIValue(env, std::move(stack[0]));
+  } else {
+    auto out = Napi::Array::New(env, stack.size());
+    for (size_t i = 0; i < stack.size(); i++) out.Set(static_cast<uint32_t>(i), FromIValue(env, std::move(stack[i])));
+    result = out;
+  }
+  return result;
   GUARD_END
 }
 
@@ -411,14 +522,15 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
-  if (!info[0].IsExternal()) return info.Env().Undefined();
-  Box* box = info[0].As<Napi::External<Box>>().Data();
-  if (box->alive) {
-    box->alive = false;
-    box->tensor = at::Tensor();
+  Napi::Env env = info.Env();
+  Napi::Value v = info[0];
+  void* data = nullptr;
+  if (v.IsObject() && napi_remove_wrap(env, v, &data) == napi_ok && data) {
+    delete static_cast<Box*>(data);  // frees the tensor now; the finalizer went with the wrap
     g_live--;
+    napi_type_tag_object(env, v, &kDisposedTag);
   }
-  return info.Env().Undefined();
+  return env.Undefined();
 }
 
 Napi::Value LiveCount(const Napi::CallbackInfo& info) {
@@ -462,7 +574,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   if (!t.requires_grad()) {
     throw Napi::Error::New(env, "backward: the tensor does not require grad (was it computed inside noGrad, or from no parameters?)");
   }
-  if (info.Length() > 1 && info[1].IsExternal()) {
+  if (info.Length() > 1 && info[1].IsObject()) {
     t.backward(Unwrap(info[1], "backward gradient"));
   } else {
     if (t.numel() != 1) throw Napi::Error::New(env, "backward: a gradient is needed for a non-scalar tensor");
@@ -495,6 +607,29 @@ std::vector<at::Tensor> TensorVec(const Napi::Value& v, const char* what) {
   return out;
 }
 
+#if TORCH_VERSION_MAJOR >= 2
+// The fused kernel takes CUDA tensors of one floating dtype, all on one device, dense and
+// contiguous. VIGIL_FUSED_ADAM=0 turns it off (then every device uses the _foreach path).
+bool UseFusedAdam(const std::vector<at::Tensor>& p, const std::vector<at::Tensor>& g,
+                  const std::vector<at::Tensor>& m, const std::vector<at::Tensor>& v) {
+  static const bool enabled = [] {
+    const char* e = std::getenv("VIGIL_FUSED_ADAM");
+    return !(e && std::string(e) == "0");
+  }();
+  if (!enabled || p.empty() || !p[0].is_cuda()) return false;
+  const auto dev = p[0].device();
+  const auto dt = p[0].scalar_type();
+  if (dt != at::kFloat && dt != at::kHalf && dt != at::kBFloat16) return false;
+  auto ok = [&](const at::Tensor& t, const at::Tensor& like) {
+    return t.device() == dev && t.scalar_type() == dt && t.layout() == at::kStrided && t.is_contiguous() && t.sizes() == like.sizes();
+  };
+  for (size_t i = 0; i < p.size(); i++) {
+    if (!ok(p[i], p[i]) || !ok(g[i], p[i]) || !ok(m[i], p[i]) || !ok(v[i], p[i])) return false;
+  }
+  return true;
+}
+#endif
+
 // adamStep(params, expAvg, expAvgSq, {lr, beta1, beta2, eps, weightDecay, decoupled, step})
 // Parameters without a gradient are skipped, as in PyTorch.
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {
@@ -503,6 +638,10 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   auto params = TensorVec(info[0], "adamStep params");
   auto m = TensorVec(info[1], "adamStep expAvg");
   auto v = TensorVec(info[2], "adamStep expAvgSq");
+  if (m.size() != params.size() || v.size() != params.size()) {
+    throw Napi::Error::New(env, "adamStep: " + std::to_string(params.size()) + " parameters but " + std::to_string(m.size()) + "/" +
+                                    std::to_string(v.size()) + " moment tensors (was a parameter added after the optimizer was made?)");
+  }
   auto o = info[3].As<Napi::Object>();
   double lr = o.Get("lr").As<Napi::Number>().DoubleValue();
   double b1 = o.Get("beta1").As<Napi::Number>().DoubleValue();
@@ -522,13 +661,19 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   }
   if (p.empty()) return env.Undefined();
   c10::AutoGradMode no_grad(false);
-  if (wd != 0) {
-    if (decoupled) {
-      at::_foreach_mul_(p, 1 - lr * wd);
-    } else {
-      g = at::_foreach_add(g, p, wd);
-    }
+  if (wd != 0 && decoupled) at::_foreach_mul_(p, 1 - lr * wd);
+#if TORCH_VERSION_MAJOR >= 2
+  if (UseFusedAdam(p, g, mm, vv)) {
+    // libtorch's fused CUDA kernel (what torch.optim.Adam(fused=True) runs): one pass over every
+    // parameter instead of eight _foreach passes. It reads the step count from a tensor; one
+    // shared scalar serves every parameter.
+    at::Tensor steps = at::scalar_tensor(step, at::TensorOptions().dtype(at::kFloat).device(p[0].device()));
+    std::vector<at::Tensor> step_list(p.size(), steps);
+    at::_fused_adam_(p, g, mm, vv, {}, step_list, lr, b1, b2, decoupled ? 0.0 : wd, eps, /*amsgrad=*/false, /*maximize=*/false);
+    return env.Undefined();
   }
+#endif
+  if (wd != 0 && !decoupled) g = at::_foreach_add(g, p, wd);
   double bc1 = 1 - std::pow(b1, step);
   double bc2 = 1 - std::pow(b2, step);
   at::_foreach_mul_(mm, b1);
@@ -552,6 +697,10 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   auto o = info[2].As<Napi::Object>();
   double lr = o.Get("lr").As<Napi::Number>().DoubleValue();
   double mom = o.Get("momentum").As<Napi::Number>().DoubleValue();
+  if (mom != 0 && bufs.size() != params.size()) {
+    throw Napi::Error::New(env, "sgdStep: " + std::to_string(params.size()) + " parameters but " + std::to_string(bufs.size()) +
+                                    " momentum buffers (was a parameter added after the optimizer was made?)");
+  }
   double wd = o.Get("weightDecay").As<Napi::Number>().DoubleValue();
   bool nesterov = o.Get("nesterov").As<Napi::Boolean>().Value();
   double damp = o.Get("dampening").As<Napi::Number>().DoubleValue();
@@ -607,11 +756,22 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
 }
 
+// The CUDA hooks count devices with getNumGPUs() in libtorch 1.x and early 2.x and with
+// deviceCount() (from AcceleratorHooksInterface) later; use whichever this libtorch has.
+template <class Hooks>
+auto GpuCount(const Hooks& h, int) -> decltype(static_cast<int64_t>(h.getNumGPUs())) {
+  return static_cast<int64_t>(h.getNumGPUs());
+}
+template <class Hooks>
+int64_t GpuCount(const Hooks& h, long) {
+  return static_cast<int64_t>(h.deviceCount());
+}
+
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
   if (!at::hasCUDA()) return Napi::Number::New(env, 0);
-  return Napi::Number::New(env, at::detail::getCUDAHooks().getNumGPUs());
+  return Napi::Number::New(env, static_cast<double>(GpuCount(at::detail::getCUDAHooks(), 0)));
   GUARD_END
 }
 
