@@ -26,7 +26,10 @@ export async function writeHeatmaps(dir: string, results: ImageScore[], pre: Pre
     while (used.has(name)) name += '_';
     used.add(name);
     const path = join(dir, `${name}.heatmap.png`);
-    await sharp(rgb, { raw: { width: pre.width, height: pre.height, channels: 3 } }).png().toFile(path);
+    // small maps are enlarged (nearest) so a person can see them
+    const scale = Math.max(1, Math.ceil(128 / Math.max(pre.width, pre.height)));
+    await sharp(rgb, { raw: { width: pre.width, height: pre.height, channels: 3 } })
+      .resize(pre.width * scale, pre.height * scale, { kernel: 'nearest' }).png().toFile(path);
     written.push(path);
   }
   return written;

@@ -13,7 +13,7 @@ const command: Command = {
     options: {
       out: { type: 'string', alias: 'o', help: 'Folder for the models, scores and heatmaps', default: 'vigil-demo', value: 'dir' },
       class: { type: 'string', help: 'Normal Fashion-MNIST class of the one-class experiment (number or name)', default: '0', value: 'class' },
-      'train-images': { type: 'number', help: 'Fashion-MNIST training images for the first experiment', default: 8000, value: 'n' },
+      'train-images': { type: 'number', help: 'Fashion-MNIST training images for the first experiment', default: 6000, value: 'n' },
       'test-images': { type: 'number', help: 'Test images per dataset in the first experiment', default: 2000, value: 'n' },
       epochs: { type: 'number', help: 'Training epochs per experiment', default: 4, value: 'n' },
       seed: { type: 'number', help: 'Random seed', default: 0, value: 'n' },
