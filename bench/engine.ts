@@ -50,10 +50,10 @@ function runVigil(device: string, h: number, w: number, c: number, batch: number
   model.eval();
   const inf = ops.rand([256, c, h, w], { device });
   const infer = noGrad(() => {
-    tidy(() => model.forward(inf));
+    tidy(() => { model.forward(inf); });
     synchronize();
     const t = performance.now();
-    for (let k = 0; k < 3; k++) tidy(() => model.forward(inf));
+    for (let k = 0; k < 3; k++) tidy(() => { model.forward(inf); });
     synchronize();
     return (3 * 256) / ((performance.now() - t) / 1000);
   });

@@ -57,24 +57,11 @@ export function findLibtorch(env = process.env) {
   return { include, lib, libs, cudaLibs, source, abi: detectAbi(lib, env), std: cxxStd(include, env) };
 }
 
-// The C++ standard to compile with: libtorch 2.x headers need C++17 at least, and those of
-// PyTorch 2.7 and later are written for C++20 (which libtorch 1.x headers don't all compile
-// under). VIGIL_CXX_STD overrides (e.g. c++17, gnu++20).
+// The C++ standard to compile with: libtorch 1.13 and 2.x headers need C++17 and compile under it
+// (checked up to PyTorch 2.11.0+cu130). VIGIL_CXX_STD overrides (e.g. c++20 or gnu++20) for a
+// libtorch whose headers come to need more.
 function cxxStd(include, env) {
-  if (env.VIGIL_CXX_STD) return env.VIGIL_CXX_STD;
-  const [major, minor] = versionParts(include);
-  return major > 2 || (major === 2 && minor >= 7) ? 'c++20' : 'c++17';
-}
-
-function versionParts(include) {
-  try {
-    const text = readFileSync(join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'), 'utf8');
-    const major = Number(/TORCH_VERSION_MAJOR\s+(\d+)/.exec(text)?.[1] ?? 0);
-    const minor = Number(/TORCH_VERSION_MINOR\s+(\d+)/.exec(text)?.[1] ?? 0);
-    return [major, minor];
-  } catch {
-    return [0, 0];
-  }
+  return env.VIGIL_CXX_STD || 'c++17';
 }
 
 // PyTorch wheels before 2.7 used the pre-C++11 std::string ABI; Debian's and newer wheels use the
@@ -89,9 +76,16 @@ function detectAbi(lib, env) {
   }
 }
 
+// torch/version.h holds the version macros up to PyTorch 2.8 or so; later ones keep them in
+// torch/headeronly/version.h, which torch/version.h includes.
 function version(include) {
-  const text = readFileSync(join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'), 'utf8');
-  return /TORCH_VERSION\s+"([^"]+)"/.exec(text)?.[1] ?? /MAJOR (\d+)[\s\S]*MINOR (\d+)/.exec(text)?.slice(1).join('.') ?? 'unknown';
+  const files = [join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'), join(include, 'torch', 'headeronly', 'version.h')];
+  const text = files.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('\n');
+  const part = (name) => new RegExp(`TORCH_VERSION_${name}\\s+(\\d+)`).exec(text)?.[1];
+  if (part('MAJOR') !== undefined && part('MINOR') !== undefined) {
+    return [part('MAJOR'), part('MINOR'), part('PATCH')].filter((x) => x !== undefined).join('.');
+  }
+  return /TORCH_VERSION\s+"([^"]+)"/.exec(text)?.[1] ?? 'unknown';
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
