@@ -165,15 +165,11 @@ export function builtinSource(name: BuiltinName, split: BuiltinSplit, options: B
   if (options.limit !== undefined && options.limit < indices.length) {
     indices = sample(indices, options.limit, createRng(options.seed ?? 0)).sort((a, b) => a - b);
   }
-  return idxSource(data.images, data.labels, {
-    height: 28,
-    width: 28,
-    name,
-    split,
-    indices,
-    classNames: data.classNames,
-    normal: options.normal ? resolveClasses(name, options.normal) : undefined,
-  });
+  return sourceOver(data, name, split, indices, options.normal ? resolveClasses(name, options.normal) : undefined);
+}
+
+function sourceOver(data: BuiltinData, name: BuiltinName, split: BuiltinSplit, indices: number[], normal: number[] | undefined): IdxSource {
+  return idxSource(data.images, data.labels, { height: 28, width: 28, name, split, indices, classNames: data.classNames, normal });
 }
 
 export interface OneClassOptions {
@@ -226,13 +222,5 @@ export function oneClassSource(
   const pickedNormal = nNormal === normals.length ? normals : sample(normals, nNormal, createRng(options.seed ?? 0));
   const pickedOthers = sample(others, nAnomalies, createRng((options.seed ?? 0) + 0x5eed));
   const indices = pickedNormal.concat(pickedOthers).sort((a, b) => a - b);
-  return idxSource(data.images, data.labels, {
-    height: 28,
-    width: 28,
-    name,
-    split,
-    indices,
-    classNames: data.classNames,
-    normal: normalClasses,
-  });
+  return sourceOver(data, name, split, indices, normalClasses);
 }

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { ops, tidy, noGrad, setNumThreads, Tensor } from '../../src/engine/index.js';
+import { createRng } from '../../src/data/random.js';
 
 /**
  * The engine tests use tiny tensors, for which intra-op threads only add synchronisation: on a
@@ -16,14 +17,7 @@ setNumThreads(TEST_THREADS);
 
 /** mulberry32: a tiny deterministic PRNG, uniform on [0, 1). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed);
 }
 
 /** n values uniform in [lo, hi), from a seeded generator. */

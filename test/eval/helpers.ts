@@ -1,16 +1,10 @@
 /** Test helpers: a seeded PRNG and tolerance checks. */
 import assert from 'node:assert/strict';
+import { createRng } from '../../src/data/random.js';
 
 /** mulberry32: a small seeded generator of uniforms in [0, 1). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed);
 }
 
 /** Standard normal via Box-Muller. */
