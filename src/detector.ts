@@ -24,6 +24,8 @@ import { ConvAutoencoder, defaultArchitecture, type Architecture } from './model
 import { planBatches, type BatchPlan } from './train/batches.js';
 import { runTraining, type EpochRecord, type TrainingSummary } from './train/trainer.js';
 import { AutoencoderTask } from './train/autoencoder-task.js';
+import { AaeTask } from './train/aae-task.js';
+import { AdversarialAutoencoder, aaeTrainingConfig, type AaeOptions, type AaeJSON } from './models/aae.js';
 import type { LossName } from './train/losses.js';
 import { scoreBatches, type RawScores, type MapKind } from './scoring/reconstruction.js';
 import { LatentKDE, type BandwidthRule } from './scoring/kde.js';
@@ -60,6 +62,12 @@ export interface DetectorOptions {
   strict?: boolean;
   /** 'ae' (default): plain convolutional autoencoder; 'aae': robust adversarial autoencoder. */
   model?: 'ae' | 'aae';
+  /**
+   * Robust adversarial autoencoder settings (model 'aae'): prior ('gmm' (default) | 'normal'), components,
+   * reject (fraction or 'auto', default 0.05), rejectBy ('prior' | 'prior+recon'), warmup (epochs,
+   * default 2), discLr, genLr, discriminator size. See src/models/aae.ts and src/train/aae-task.ts.
+   */
+  aae?: AaeOptions;
   /** Architecture overrides (filters, latent, kind, dropout...). */
   architecture?: Partial<Architecture>;
   /** Default 30. */
@@ -131,6 +139,19 @@ export interface ScoreOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** Training images the robust AAE left out of its last epoch (ids as in the source). */
+export interface RejectedSummary {
+  count: number;
+  /** The fraction used (estimated when reject is 'auto'). */
+  fraction: number;
+  /** The setting: a fixed fraction or 'auto'. */
+  reject: number | 'auto';
+  rankedBy: 'prior' | 'prior+recon';
+  /** Epochs trained on every image before rejection started. */
+  warmup: number;
+  ids: string[];
+}
+
 interface ScoreStats { mean: number; std: number; q50: number; q95: number; q99: number }
 
 interface DetectorState {
@@ -141,7 +162,7 @@ interface DetectorState {
   combine: BaseScore[];
   thresholds: Record<ScoreKind, ThresholdSpec>;
   stats: Record<BaseScore, ScoreStats>;
-  training?: TrainingSummary & { items: number; validationItems: number; device: string; engine: string };
+  training?: TrainingSummary & { items: number; validationItems: number; device: string; engine: string; rejected?: RejectedSummary };
   kde: ReturnType<LatentKDE['toState']>['json'];
 }
 
@@ -185,7 +206,12 @@ export class Detector {
     private readonly kde: LatentKDE,
     private readonly state: DetectorState,
     readonly device: string,
+    /** The adversarial autoencoder when the model is 'aae' (it owns `model`). */
+    private readonly aae?: AdversarialAutoencoder,
   ) {}
+
+  /** 'ae' (plain autoencoder) or 'aae' (robust adversarial autoencoder). */
+  get modelKind(): 'ae' | 'aae' { return this.aae ? 'aae' : 'ae'; }
 
   get preprocessing(): Preprocessing { return this.state.preprocessing; }
   get architecture(): Architecture { return this.state.architecture; }
@@ -199,6 +225,8 @@ export class Detector {
     const seed = o.seed ?? 0;
     const device = resolveDevice(o.device ?? 'auto');
     const warn = o.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+    if (o.model !== undefined && o.model !== 'ae' && o.model !== 'aae') throw new Error(`unknown model '${o.model as string}' (use ae or aae)`);
+    if (o.model === 'aae') aaeTrainingConfig(o.aae); // bad settings fail before any data is read
     manualSeed(seed);
     const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn });
     let indices = source.items.map((_, i) => i);
@@ -223,25 +251,39 @@ export class Detector {
     const trainPlan = await planFor(train, o.augment);
     const valPlan = await planFor(val);
 
-    const model = new ConvAutoencoder(architecture).to(device);
+    const aae = o.model === 'aae' ? new AdversarialAutoencoder(architecture, { seed, ...o.aae }).to(device) : undefined;
+    const model = aae ? aae.ae : new ConvAutoencoder(architecture).to(device);
     const epochs = o.epochs ?? 30;
     const lr = o.lr ?? 1e-3;
-    const task = new AutoencoderTask(model, o.loss ?? 'mse', { optimizer: o.optimizer ?? 'adam', lr, weightDecay: o.weightDecay ?? (o.optimizer === 'adamw' ? 0.01 : 0) });
+    const optOptions = { optimizer: o.optimizer ?? 'adam', lr, weightDecay: o.weightDecay ?? (o.optimizer === 'adamw' ? 0.01 : 0) } as const;
+    const task = aae
+      ? new AaeTask(aae, o.loss ?? 'mse', optOptions, trainPlan, o.aae)
+      : new AutoencoderTask(model, o.loss ?? 'mse', optOptions);
     const schedule = makeSchedule(lr, o.schedule === 'constant' ? { kind: 'constant' } : o.schedule === 'step' ? { kind: 'step', every: Math.max(1, Math.round(epochs / 3)), gamma: 0.1 } : { kind: 'cosine', epochs });
     let summary: TrainingSummary;
+    let rejected: number[] = [];
+    let rejectedSummary: RejectedSummary | undefined;
     try {
       summary = await runTraining(task, {
         epochs, schedule, train: trainPlan, val: valPlan, patience: o.patience, checkpointDir: o.checkpointDir, resume: o.resume,
         seed, progress: o.progress, onEpochEnd: o.onEpochEnd,
       });
+      if (task instanceof AaeTask) {
+        rejected = task.rejectedIndices();
+        rejectedSummary = {
+          count: rejected.length, fraction: task.rejectFraction, reject: task.config.reject, rankedBy: task.config.rejectBy, warmup: task.config.warmup,
+          ids: rejected.map((i) => source.items[i].id),
+        };
+      }
     } finally {
       task.dispose();
     }
 
-    // Density of the training codes, and every score's statistics and threshold on validation images.
+    // Density of the training codes (for the robust AAE: of the images it kept), and every score's
+    // statistics and threshold on validation images.
     const trainScores = await scoreBatches(model, trainPlan);
     const kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
-    kde.fit(trainScores.codes, trainScores.latent);
+    kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
     const valScores = await scoreBatches(model, valPlan);
     trainPlan.dispose();
     valPlan.dispose();
@@ -267,9 +309,12 @@ export class Detector {
     for (const t of kdeState.tensors.values()) t.dispose();
     const state: DetectorState = {
       preprocessing, loss: o.loss ?? 'mse', architecture, score: o.score ?? 'combined', combine, thresholds, stats: st, kde: kdeState.json,
-      training: { ...summary, items: train.length, validationItems: val === train ? 0 : val.length, device, engine: `libtorch ${engineInfo().torch}` },
+      training: {
+        ...summary, items: train.length, validationItems: val === train ? 0 : val.length, device, engine: `libtorch ${engineInfo().torch}`,
+        ...(rejectedSummary ? { rejected: rejectedSummary } : {}),
+      },
     };
-    return new Detector(model, kde, state, device);
+    return new Detector(model, kde, state, device, aae);
   }
 
   /** Scores images: a folder, a file, a list of files, a spec such as `builtin:mnist:test`, or a source. */
@@ -360,9 +405,11 @@ export class Detector {
     for (const [k, t] of this.model.stateDict()) tensors.set(`model.${k}`, t);
     const kdeState = this.kde.toState();
     for (const [k, t] of kdeState.tensors) tensors.set(k, t);
+    if (this.aae) for (const [k, t] of this.aae.disc.stateDict()) tensors.set(`disc.${k}`, t);
     const manifest = {
       vigilVersion: VERSION,
-      model: 'autoencoder',
+      model: this.aae ? 'aae' : 'autoencoder',
+      ...(this.aae ? { aae: this.aae.toJSON() } : {}),
       loss: this.state.loss,
       architecture: this.state.architecture,
       preprocessing: this.state.preprocessing,
@@ -388,16 +435,27 @@ export class Detector {
       const m = manifest as BundleManifest & Record<string, any>;
       const need = (k: string) => { if (m[k] === undefined) throw new Error(`${dir}: damaged model manifest: '${k}' is missing`); return m[k]; };
       const architecture = need('architecture') as Architecture;
-      const model = new ConvAutoencoder(architecture).to(device);
-      const modelTensors = new Map([...tensors].filter(([k]) => k.startsWith('model.')).map(([k, t]) => [k.slice(6), t] as [string, Tensor]));
-      model.loadStateDict(modelTensors, `${dir}/weights.safetensors`);
+      if (m.model !== undefined && m.model !== 'autoencoder' && m.model !== 'aae') throw new Error(`${dir}: unknown model kind '${m.model}' in the manifest; a newer vigil may read it`);
+      const aae = m.model === 'aae' ? AdversarialAutoencoder.fromJSON(architecture, need('aae') as AaeJSON).to(device) : undefined;
+      const model = aae ? aae.ae : new ConvAutoencoder(architecture).to(device);
+      try {
+        if (aae) {
+          aae.loadStateDict(new Map([...tensors].filter(([k]) => k.startsWith('model.') || k.startsWith('disc.'))), `${dir}/weights.safetensors`);
+        } else {
+          const modelTensors = new Map([...tensors].filter(([k]) => k.startsWith('model.')).map(([k, t]) => [k.slice(6), t] as [string, Tensor]));
+          model.loadStateDict(modelTensors, `${dir}/weights.safetensors`);
+        }
+      } catch (e) {
+        if (aae) aae.dispose(); else model.dispose();
+        throw e;
+      }
       model.eval();
       const kde = LatentKDE.fromState(need('density'), tensors, device);
       const state: DetectorState = {
         preprocessing: need('preprocessing'), loss: m.loss ?? 'mse', architecture, score: need('score'), combine: need('combine'),
         thresholds: need('thresholds'), stats: need('scoreStats'), training: m.training, kde: m.density,
       };
-      return new Detector(model, kde, state, device);
+      return new Detector(model, kde, state, device, aae);
     } finally {
       for (const t of tensors.values()) t.dispose();
     }
@@ -405,13 +463,22 @@ export class Detector {
 
   /** Frees the native memory held by the model. */
   dispose(): void {
-    this.model.dispose();
+    if (this.aae) this.aae.dispose(); else this.model.dispose();
     this.kde.dispose();
   }
 }
 
 function raw_hasMasks(source: ImageSource): boolean {
   return source.items.some((i) => i.maskPath !== undefined);
+}
+
+/** The codes of the training images that were not rejected. */
+function keptCodes(raw: RawScores, rejected: Set<number>): Float32Array {
+  const d = raw.latent;
+  const keep = raw.indices.map((idx, i) => [idx, i] as const).filter(([idx]) => !rejected.has(idx)).map(([, i]) => i);
+  const out = new Float32Array(keep.length * d);
+  keep.forEach((i, j) => out.set(raw.codes.subarray(i * d, (i + 1) * d), j * d));
+  return out;
 }
 
 function withDensity(raw: RawScores, kde: LatentKDE): { mse: Float32Array; ssim: Float32Array; density: Float32Array } {

@@ -3,9 +3,12 @@
  * thresholds are exported for custom pipelines, and the engine is available as `vigil/engine`.
  */
 export { Detector, SCORE_KINDS, resolveImages } from './detector.js';
-export type { DetectorOptions, ImageScore, ScoreOptions, ScoreKind, BaseScore, ThresholdOption } from './detector.js';
+export type { DetectorOptions, ImageScore, ScoreOptions, ScoreKind, BaseScore, ThresholdOption, RejectedSummary } from './detector.js';
 export { ConvAutoencoder, defaultArchitecture } from './models/autoencoder.js';
 export type { Architecture } from './models/autoencoder.js';
+export { AdversarialAutoencoder } from './models/aae.js';
+export type { AaeOptions, AaeConfig, AaeTrainingConfig } from './models/aae.js';
+export { Discriminator } from './models/discriminator.js';
 export { auroc, averagePrecision, rocCurve, precisionRecallCurve, confusionAt, pixelAuroc, evaluate } from './eval/metrics.js';
 export { quantileThreshold, contaminationThreshold, bestF1Threshold, fitThreshold } from './scoring/threshold.js';
 export type { ThresholdSpec } from './scoring/threshold.js';

@@ -16,6 +16,11 @@ const command: Command = {
       resize: { type: 'string', help: 'How images are fitted to the size', choices: ['stretch', 'crop'], default: 'stretch' },
       ...dataOptions,
       model: { type: 'string', help: 'ae: plain convolutional autoencoder; aae: robust adversarial autoencoder (for training sets that contain some anomalies)', choices: ['ae', 'aae'], default: 'ae' },
+      prior: { type: 'string', help: 'aae: latent prior, a mixture of Gaussians (default) or N(0, I)', choices: ['gmm', 'normal'], value: 'kind' },
+      components: { type: 'number', help: 'aae: mixture components of --prior gmm (default 10)', value: 'n' },
+      reject: { type: 'string', help: 'aae: fraction of training images left out of each epoch after the warm-up, or auto (default 0.05)', value: 'f|auto' },
+      'reject-by': { type: 'string', help: 'aae: rank images for rejection by the prior likelihood of their code, or its rank average with the reconstruction error', choices: ['prior', 'prior+recon'], value: 'rank' },
+      warmup: { type: 'number', help: 'aae: epochs on every image before rejection starts (default 2)', value: 'n' },
       arch: { type: 'string', help: 'Autoencoder layout: strided convs, or max pooling + upsampling', choices: ['strided', 'pooling'], default: 'strided' },
       filters: { type: 'list', help: 'Filters per encoder block, e.g. 32,64,128 (default: by size)', value: 'list' },
       latent: { type: 'number', help: 'Bottleneck size (default: 32 to 128 by size)', value: 'n' },
@@ -43,6 +48,7 @@ const command: Command = {
       'vigil train cells/ --normal-class Uninfected --size 64 --loss ssim --out cell-model',
       'vigil train builtin:fashion-mnist --normal-class 1 --epochs 20',
       'vigil train photos/good --out m --resume      # after an interruption',
+      'vigil train builtin:mnist --normal-class 1 --model aae --reject 0.1 --reject-by prior+recon   # training data with some anomalies',
     ],
   },
   async run(a) {
@@ -61,6 +67,12 @@ const command: Command = {
     } : undefined;
     if (a.channels !== undefined && a.channels !== 1 && a.channels !== 3) throw new Error(`--channels must be 1 or 3, got ${a.channels}`);
     const filters = (a.filters as string[] | undefined)?.map(Number);
+    const aaeFlags = ['prior', 'components', 'reject', 'reject-by', 'warmup'].filter((k) => a[k] !== undefined);
+    if (a.model !== 'aae' && aaeFlags.length) throw new Error(`--${aaeFlags[0]} applies to the robust adversarial autoencoder only; add --model aae`);
+    const rejectRaw = a.reject as string | undefined;
+    if (rejectRaw !== undefined && rejectRaw !== 'auto' && !(rejectRaw.trim() !== '' && Number(rejectRaw) >= 0 && Number(rejectRaw) < 1)) {
+      throw new Error(`--reject must be a fraction in [0, 1) or auto, got '${rejectRaw}'`);
+    }
     const t0 = Date.now();
     const det = await Detector.fit(a._[0], {
       size: a.size as number | undefined,
@@ -75,6 +87,15 @@ const command: Command = {
         ...(a.latent !== undefined ? { latent: a.latent as number } : {}),
       },
       model: a.model as 'ae' | 'aae',
+      ...(a.model === 'aae' ? {
+        aae: {
+          prior: a.prior as 'normal' | 'gmm' | undefined,
+          components: a.components as number | undefined,
+          reject: rejectRaw === undefined ? undefined : rejectRaw === 'auto' ? 'auto' as const : Number(rejectRaw),
+          rejectBy: a['reject-by'] as 'prior' | 'prior+recon' | undefined,
+          warmup: a.warmup as number | undefined,
+        },
+      } : {}),
       epochs: a.epochs as number,
       batchSize: a['batch-size'] as number,
       lr: a.lr as number,
@@ -100,7 +121,11 @@ const command: Command = {
     const th = det.thresholds[det.scoreKind];
     process.stderr.write(`trained on ${t.items} images (${t.validationItems} held out) in ${t.seconds.toFixed(1)}s on ${t.device}` +
       `${t.skipped.length ? `; skipped ${t.skipped.length} unreadable` : ''}\n`);
-    process.stdout.write(JSON.stringify({ model: out, score: det.scoreKind, threshold: th, epochs: t.epochs, finalLoss: t.history.at(-1)?.trainLoss, valLoss: t.history.at(-1)?.valLoss, seconds: (Date.now() - t0) / 1000 }) + '\n');
+    if (t.rejected) {
+      process.stderr.write(`robust AAE: left ${t.rejected.count} training images (${(100 * t.rejected.fraction).toFixed(1)}%) out of the last epoch` +
+        `${t.rejected.count ? `, e.g. ${t.rejected.ids.slice(0, 3).join(', ')}; all are listed in ${out}/manifest.json (training.rejected.ids)` : ''}\n`);
+    }
+    process.stdout.write(JSON.stringify({ model: out, score: det.scoreKind, threshold: th, epochs: t.epochs, finalLoss: t.history.at(-1)?.trainLoss, valLoss: t.history.at(-1)?.valLoss, ...(t.rejected ? { rejected: t.rejected.count } : {}), seconds: (Date.now() - t0) / 1000 }) + '\n');
     det.dispose();
   },
 };
