@@ -37,7 +37,7 @@
  * --jobs N: N worker processes of this script, each taking every N-th (dataset, class, seed);
  * worth it on a GPU, where one process is bound by its host-side work (VIGIL_THREADS sets each
  * worker's CPU threads). --quick (CPU quick mode, labelled as such in every table): classes 0,4,8
- * of each dataset (unless --classes), 1 seed, 5 epochs for vigil and PyTorch (unless --epochs /
+ * of each dataset (unless --classes), 1 seed, 3 epochs for vigil and PyTorch (unless --epochs /
  * --torch-epochs), malaria 1 seed. Prints the wall time of each part and in all.
  */
 import { existsSync, mkdtempSync, mkdirSync, symlinkSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -65,7 +65,7 @@ export const CONFIGS: Record<ConfigName, Record<DatasetName, EnsembleOptions>> =
   best: {
     mnist: { members: 3 },
     'fashion-mnist': { members: 3 },
-    malaria: { loss: 'mse+ssim' },
+    malaria: { loss: 'mse+ssim', score: 'ssim' },
   },
   // candidates tried while choosing 'best' (docs/BENCHMARKS.md); same for every dataset
   ens3: each({ members: 3 }),
@@ -96,7 +96,7 @@ const QUICK_CLASSES = '0,4,8';
 const classes = range(arg('classes', quick ? QUICK_CLASSES : '0-9')!);
 const seedsArg = arg('seeds', quick ? '1' : '3')!;
 const seeds = seedsArg.includes(',') ? list(seedsArg).map(Number) : Array.from({ length: Number(seedsArg) }, (_, i) => i);
-const epochsArg = arg('epochs', quick ? '5' : undefined);
+const epochsArg = arg('epochs', quick ? '3' : undefined);
 const epochs = epochsArg === undefined ? undefined : Number(epochsArg);
 const device = resolveDevice(arg('device', 'auto')!);
 const configs = list(arg('configs', 'default,best')!) as ConfigName[];
@@ -109,6 +109,10 @@ const jsonOut = arg('json');
 const jobs = Number(arg('jobs', '1'));
 const shard = arg('shard'); // 'i/N': worker mode, used by --jobs
 const torchParallel = flag('torch-parallel');
+const deadline = Number(arg('deadline', '0')); // seconds; 0 = none. At the deadline the workers and PyTorch are stopped and the tables print what finished.
+const children: { kill: (s?: NodeJS.Signals) => boolean }[] = [];
+let incomplete = false;
+if (deadline > 0 && !shard) setTimeout(() => { incomplete = true; for (const c of children) c.kill('SIGTERM'); }, deadline * 1000).unref();
 for (const c of configs) if (!(c in CONFIGS)) throw new Error(`unknown config '${c}' (use ${Object.keys(CONFIGS).join(', ')})`);
 
 function findTorchScript(): string | undefined {
@@ -141,7 +145,7 @@ function describe(o: EnsembleOptions): string {
 
 function header(): void {
   const info = engineInfo();
-  console.log(`# vigil detection-quality benchmark${quick ? ' -- QUICK MODE (CPU quick mode: fewer classes, 1 seed, few epochs; NOT the full protocol)' : ''}`);
+  console.log(`# vigil detection-quality benchmark${quick ? ` -- QUICK MODE (CPU quick mode: ${classes.length} classes, ${seeds.length} seed${seeds.length > 1 ? 's' : ''}, ${epochs} epochs; NOT the full protocol)` : ''}`);
   console.log(`# ${new Date().toISOString()}  node ${process.version}  libtorch ${info.torch}  device ${device}  threads ${getNumThreads()}  cpus ${cpus().length} x ${cpus()[0]?.model ?? '?'}`);
   console.log(`# datasets ${datasets.join(',')}  classes ${classes.join(',')}  seeds ${seeds.join(',')}  epochs ${epochs ?? 'config default (30)'}  configs ${configs.join(',')}`);
   for (const c of configs) for (const d of [...datasets, 'malaria' as const]) console.log(`# config ${c} ${d}: ${describe(CONFIGS[c][d])}`);
@@ -227,6 +231,7 @@ async function runAll(tasks: Task[]): Promise<void> {
     const base = process.argv.slice(2).filter((a, i, all) => a !== '--jobs' && all[i - 1] !== '--jobs' && a !== '--json' && all[i - 1] !== '--json');
     await Promise.all(Array.from({ length: jobs }, (_, i) => new Promise<void>((resolve, reject) => {
       const child = spawn(process.execPath, [self, ...base, '--shard', `${i}/${jobs}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(child);
       let buf = '';
       child.stdout.on('data', (d: Buffer) => {
         buf += d.toString();
@@ -237,14 +242,14 @@ async function runAll(tasks: Task[]): Promise<void> {
           if (line.startsWith('RUN ')) runs.push(JSON.parse(line.slice(4)) as Run);
         }
       });
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker ${i}/${jobs} exited with ${code}`))));
+      child.on('exit', (code) => (code === 0 || incomplete ? resolve() : reject(new Error(`worker ${i}/${jobs} exited with ${code}`))));
     })));
   }
   const seconds = (Date.now() - s0) / 1000;
   wall[`vigil (${jobs} job${jobs > 1 ? 's' : ''})`] = seconds;
   for (const d of [...datasets, 'malaria' as const]) {
     const sel = runs.filter((r) => r.dataset === d);
-    if (sel.length) wall[`${d} trainings (sum of per-run seconds)`] = sel.reduce((a, r) => a + r.seconds, 0);
+    if (sel.length) wall[`${d} (sum of the runs' seconds, over all jobs)`] = sel.reduce((a, r) => a + r.seconds, 0);
   }
 }
 
@@ -271,10 +276,24 @@ async function runTorch(): Promise<void> {
       const out = join(dir, `${sub}.json`);
       const argv = [torchScript, dir, '--datasets', sub, '--epochs', String(torchEpochs), '--seeds', String(seeds.length), '--out', out];
       console.error(`running ${python} ${argv.join(' ')}`);
-      const child = spawn(python, argv, { stdio: ['ignore', process.stderr, 'inherit'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+      const child = spawn(python, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+      children.push(child);
+      // the script prints one JSON row per (class, seed) as it goes: keep them (a stopped run still counts what finished)
+      const rows: TorchRow[] = [];
+      let buf = '';
+      child.stdout.on('data', (d: Buffer) => {
+        process.stderr.write(d);
+        buf += d.toString();
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line.startsWith('{')) try { rows.push(JSON.parse(line) as TorchRow); } catch { /* not a row */ }
+        }
+      });
       child.on('exit', (code) => {
-        if (code !== 0 || !existsSync(out)) console.log(`\n(PyTorch reference on ${sub} failed: exit ${code})`);
-        else torchRows.push(...(JSON.parse(readFileSync(out, 'utf8')) as TorchRow[]));
+        if (code !== 0 && !incomplete) console.log(`\n(PyTorch reference on ${sub} failed: exit ${code})`);
+        torchRows.push(...rows);
         resolve();
       });
     })));
@@ -302,7 +321,7 @@ const PUBLISHED: Record<BuiltinName, { method: string; source: string; perClass?
 function printTable(name: BuiltinName): void {
   const names = name === 'mnist' ? MNIST_CLASSES : FASHION_MNIST_CLASSES;
   const allTen = classes.length === 10;
-  console.log(`\n## ${name}: AUROC per class (mean over seeds ${seeds.join(',')}); mean over classes ± std over seeds${quick ? ' -- QUICK MODE' : ''}\n`);
+  console.log(`\n## ${name}: AUROC per class (mean over seeds ${seeds.join(',')}); mean over classes ± std over seeds${quick ? ' -- QUICK MODE' : ''}${incomplete ? ' -- INCOMPLETE (stopped at --deadline; counts below)' : ''}\n`);
   console.log(`| method | score | ${classes.map((c) => (name === 'mnist' ? `${c}` : `${c} ${names[c]}`)).join(' | ')} | mean |`);
   console.log(`| --- | --- | ${classes.map(() => '---').join(' | ')} | --- |`);
   for (const config of configs) {
@@ -327,15 +346,20 @@ function printTable(name: BuiltinName): void {
       const perClass = classes.map((c) => mean(trows.filter((r) => r.class === c).map((r) => r[key] as number)));
       const tseeds = [...new Set(trows.map((r) => r.seed))];
       const perSeed = tseeds.map((s) => mean(trows.filter((r) => r.seed === s && classes.includes(r.class)).map((r) => r[key] as number)));
-      console.log(`| ${torchLabel} | ${label} | ${perClass.map((v) => fmt(v)).join(' | ')} | ${fmt(mean(perSeed))} ± ${fmt(sd(perSeed))} |`);
+      const tcls = [...new Set(trows.map((r) => r.class))];
+      const all = allTen || tcls.length < 10 ? '' : ` (all ten: ${fmt(mean(tseeds.map((s) => mean(trows.filter((r) => r.seed === s).map((r) => r[key] as number)))))})`;
+      console.log(`| ${torchLabel} | ${label} | ${perClass.map((v) => fmt(v)).join(' | ')} | ${fmt(mean(perSeed))} ± ${fmt(sd(perSeed))}${all} |`);
     }
   }
   for (const p of PUBLISHED[name]) {
     const perClass = classes.map((c) => (p.perClass ? fmt(p.perClass[c]! / 100) : '?'));
     console.log(`| published: ${p.method} (${p.source}) | - | ${perClass.join(' | ')} | ${allTen ? fmt(p.mean / 100) : `${fmt(mean(classes.map((c) => p.perClass![c]! / 100)))} (all ten: ${fmt(p.mean / 100)})`} |`);
   }
-  const mine = runs.filter((r) => r.dataset === name);
-  console.log(`\n${name}: ${mine.length} trainings (${device}), ${fmt(mean(mine.map((r) => r.seconds)), 1)} s each on average (fit + scoring the 10,000 test images)`);
+  console.log('');
+  for (const config of configs) {
+    const mine = runs.filter((r) => r.dataset === name && r.config === config);
+    if (mine.length) console.log(`${config}: ${mine.length} runs on ${device}, ${fmt(mean(mine.map((r) => r.seconds)), 1)} s per run (fit${(CONFIGS[config][name].members ?? 1) > 1 ? ' of every member' : ''} + scoring the 10,000 test images)`);
+  }
 }
 
 /** Decodes the malaria folder once into memory (50x50 grayscale): labels 0 = Uninfected, 1 = Parasitized. */
@@ -390,7 +414,7 @@ await runAll(allTasks(withMalaria));
 await (torchDone ?? runTorch());
 for (const name of datasets) printTable(name);
 if (withMalaria) printMalaria();
-else console.log(`\n(malaria skipped: ${malariaDir ?? '--no-malaria'} not found. MVTec AD is not available here either.)`);
+else console.log(`\n(malaria skipped: ${malariaDir ? `${malariaDir} not found` : '--no-malaria'}. MVTec AD is not available here either.)`);
 const total = (Date.now() - t0) / 1000;
 console.log(`\nwall time: ${Object.entries(wall).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}; total ${total.toFixed(0)} s (${(total / 60).toFixed(1)} min)`);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ argv: process.argv.slice(2), device, configs: CONFIGS, runs, torch: torchRows, wall, seconds: total }, null, 1));

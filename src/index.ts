@@ -9,6 +9,8 @@ export type { Architecture } from './models/autoencoder.js';
 export { AdversarialAutoencoder } from './models/aae.js';
 export type { AaeOptions, AaeConfig, AaeTrainingConfig } from './models/aae.js';
 export { Discriminator } from './models/discriminator.js';
+export { DetectorEnsemble } from './models/ensemble.js';
+export type { EnsembleOptions } from './models/ensemble.js';
 export { auroc, averagePrecision, rocCurve, precisionRecallCurve, confusionAt, pixelAuroc, evaluate } from './eval/metrics.js';
 export { quantileThreshold, contaminationThreshold, bestF1Threshold, fitThreshold } from './scoring/threshold.js';
 export type { ThresholdSpec } from './scoring/threshold.js';
