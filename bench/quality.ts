@@ -42,9 +42,9 @@
  */
 import { existsSync, mkdtempSync, mkdirSync, symlinkSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
-import { join, dirname, basename } from 'node:path';
+import { join, basename } from 'node:path';
 import { spawnSync, spawn } from 'node:child_process';
-import { Detector, type DetectorOptions, type ScoreKind } from '../src/detector.js';
+import { Detector, type ScoreKind } from '../src/detector.js';
 import { DetectorEnsemble, type EnsembleOptions } from '../src/models/ensemble.js';
 import { oneClassSource, builtinSource, builtinFiles, FASHION_MNIST_CLASSES, MNIST_CLASSES, type BuiltinName } from '../src/data/builtin.js';
 import { classFolderSource } from '../src/data/classfolders.js';

@@ -94,7 +94,10 @@ export class DetectorEnsemble {
     return this.score(input, options);
   }
 
-  /** Scores labelled images and computes the metrics of every score kind, as Detector.evaluate. */
+  /**
+   * Scores labelled images and computes the metrics of every score kind, as Detector.evaluate
+   * (image level only: no pixel-level AUROC; error maps are averaged when asked for with `maps`).
+   */
   async evaluate(input: string | ImageSource, options: ScoreOptions = {}): Promise<{ summary: Record<ScoreKind, EvaluationSummary>; results: ImageScore[] }> {
     const per: ImageScore[][] = [];
     for (const m of this.members) per.push((await m.evaluate(input, { ...options, maps: options.maps ?? false })).results);
@@ -110,11 +113,13 @@ export class DetectorEnsemble {
     const first = per[0]!;
     for (const p of per) if (p.length !== first.length) throw new Error('ensemble members scored different numbers of images');
     const kind = this.members[0]!.resolveKind(options.score);
+    const recon = this.members[0]!.resolveKind('recon') as BaseScore;
     const th = this.thresholds;
     return first.map((r0, i) => {
       const scores = Object.fromEntries(SCORE_KINDS.map((k) => [k, mean(per.map((p) => p[i]!.scores[k]))])) as Record<ScoreKind, number>;
       const flags = Object.fromEntries(BASES.map((k) => [k, scores[k] > th[k]])) as Record<BaseScore, boolean>;
-      const out: ImageScore = { ...r0, score: scores[kind], scores, flags, isAnomaly: scores[kind] > th[kind] };
+      const isAnomaly = options.rule === 'either' ? flags.density || flags[recon] : scores[kind] > th[kind];
+      const out: ImageScore = { ...r0, score: scores[kind], scores, flags, isAnomaly };
       if (r0.map) {
         const map = new Float32Array(r0.map.length);
         for (const p of per) { const m = p[i]!.map!; for (let j = 0; j < map.length; j++) map[j]! += m[j]! / per.length; }
