@@ -247,10 +247,6 @@ async function runAll(tasks: Task[]): Promise<void> {
   }
   const seconds = (Date.now() - s0) / 1000;
   wall[`vigil (${jobs} job${jobs > 1 ? 's' : ''})`] = seconds;
-  for (const d of [...datasets, 'malaria' as const]) {
-    const sel = runs.filter((r) => r.dataset === d);
-    if (sel.length) wall[`${d} (sum of the runs' seconds, over all jobs)`] = sel.reduce((a, r) => a + r.seconds, 0);
-  }
 }
 
 /**
