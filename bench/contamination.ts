@@ -40,6 +40,7 @@ import { idxSource } from '../src/data/idx.js';
 import { splitIndices } from '../src/data/split.js';
 import { engineInfo, resolveDevice, getNumThreads } from '../src/engine/index.js';
 import type { ImageSource } from '../src/data/types.js';
+import { decodeMalaria } from './malaria.js';
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -196,20 +197,7 @@ function printTable(name: string): void {
   }
 }
 
-/** Decodes the malaria folder once into memory (50x50 grayscale), labels 0 = Uninfected, 1 = Parasitized. */
-async function loadMalaria(dir: string) {
-  const files = await classFolderSource(dir, { normal: 'Uninfected', classes: ['Parasitized', 'Uninfected'] });
-  const pre = { height: 50, width: 50, channels: 1 as const, resize: 'stretch' as const };
-  const n = files.items.length;
-  const images = new Uint8Array(n * 2500);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const px = await files.load(i, pre);
-    for (let j = 0; j < 2500; j++) images[i * 2500 + j] = Math.round(px[j] * 255);
-    labels[i] = files.items[i].label === 0 ? 0 : 1;
-  }
-  return { images, labels, n };
-}
+const loadMalaria = decodeMalaria;
 
 async function malariaStudy(dir: string): Promise<void> {
   const s0 = Date.now();

@@ -52,6 +52,7 @@ import { idxSource } from '../src/data/idx.js';
 import { splitIndices } from '../src/data/split.js';
 import { engineInfo, resolveDevice, getNumThreads } from '../src/engine/index.js';
 import type { ImageSource } from '../src/data/types.js';
+import { decodeMalaria } from './malaria.js';
 
 type DatasetName = BuiltinName | 'malaria';
 type ConfigName = 'default' | 'best' | 'ens3' | 'msessim' | 'msessim-ens3' | 'fuse3';
@@ -366,17 +367,7 @@ async function loadMalaria(dir: string) {
     const labels = new Uint8Array(readFileSync(`${dir}.labels`));
     return { images, labels, n: labels.length };
   }
-  const files = await classFolderSource(dir, { normal: 'Uninfected', classes: ['Parasitized', 'Uninfected'] });
-  const pre = { height: 50, width: 50, channels: 1 as const, resize: 'stretch' as const };
-  const n = files.items.length;
-  const images = new Uint8Array(n * 2500);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const px = await files.load(i, pre);
-    for (let j = 0; j < 2500; j++) images[i * 2500 + j] = Math.round(px[j]! * 255);
-    labels[i] = files.items[i]!.label === 0 ? 0 : 1;
-  }
-  return { images, labels, n };
+  return decodeMalaria(dir);
 }
 
 function printMalaria(): void {
