@@ -35,7 +35,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Detector, type DetectorOptions, type ScoreKind } from '../src/detector.js';
 import { oneClassSource, builtinSource, FASHION_MNIST_CLASSES, MNIST_CLASSES, type BuiltinName } from '../src/data/builtin.js';
-import { classFolderSource } from '../src/data/classfolders.js';
 import { idxSource } from '../src/data/idx.js';
 import { splitIndices } from '../src/data/split.js';
 import { engineInfo, resolveDevice, getNumThreads } from '../src/engine/index.js';
@@ -197,11 +196,11 @@ function printTable(name: string): void {
   }
 }
 
-const loadMalaria = decodeMalaria;
+
 
 async function malariaStudy(dir: string): Promise<void> {
   const s0 = Date.now();
-  const { images, labels, n } = await loadMalaria(dir);
+  const { images, labels, n } = await decodeMalaria(dir);
   const uninfected = Array.from({ length: n }, (_, i) => i).filter((i) => labels[i] === 0);
   const parasitized = Array.from({ length: n }, (_, i) => i).filter((i) => labels[i] === 1);
   const mEpochs = Number(arg('malaria-epochs', String(epochs)));

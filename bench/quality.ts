@@ -47,7 +47,6 @@ import { spawnSync, spawn } from 'node:child_process';
 import { Detector, type ScoreKind } from '../src/detector.js';
 import { DetectorEnsemble, type EnsembleOptions } from '../src/models/ensemble.js';
 import { oneClassSource, builtinSource, builtinFiles, FASHION_MNIST_CLASSES, MNIST_CLASSES, type BuiltinName } from '../src/data/builtin.js';
-import { classFolderSource } from '../src/data/classfolders.js';
 import { idxSource } from '../src/data/idx.js';
 import { splitIndices } from '../src/data/split.js';
 import { engineInfo, resolveDevice, getNumThreads } from '../src/engine/index.js';
