@@ -3,10 +3,12 @@
  * PyTorch running the same model in the same run (../shared/reference/torch_ae.py or
  * bench/torch_ae.py), when `python3 -c 'import torch'` works.
  *
- *   node dist/bench/engine.js [--device cpu|cuda] [--steps 20] [--python python3] [--reference path]
+ *   node dist/bench/engine.js [--device cpu|cuda] [--steps 20] [--rounds 3] [--python python3] [--reference path]
  *
  * Protocol (same as the PyTorch script): per shape, one warm-up epoch of `steps` batches of random
  * inputs, then 3 timed epochs, median; inference on batches of 256 in eval mode, 3 timed passes.
+ * The two engines take turns for `rounds` rounds (vigil, PyTorch, vigil, ...) and each cell is the
+ * median over rounds, so a slow spell on a shared machine hits both sides instead of one.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -77,12 +79,32 @@ function runTorch(device: string, steps: number): Row[] | string {
 
 const device = resolveDevice(arg('device', 'cpu'));
 const steps = Number(arg('steps', '20'));
+const rounds = Math.max(1, Number(arg('rounds', '3')));
 const shapes: [number, number, number, number][] = [[28, 28, 1, 64], [128, 128, 3, 16]];
-const ours = shapes.map(([h, w, c, b]) => runVigil(device, h, w, c, b, steps));
-const theirs = runTorch(device, steps);
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+/** One row per shape whose throughputs are the medians over rounds. */
+function medianRows(perRound: Row[][]): Row[] {
+  return perRound[0].map((r, i) => ({ ...r,
+    trainImgPerSec: Math.round(median(perRound.map((rs) => rs[i].trainImgPerSec)) * 10) / 10,
+    inferImgPerSec: Math.round(median(perRound.map((rs) => rs[i].inferImgPerSec)) * 10) / 10 }));
+}
+
+const oursPerRound: Row[][] = [];
+const theirsPerRound: Row[][] = [];
+let theirsFailure = '';
+for (let round = 0; round < rounds; round++) {
+  oursPerRound.push(shapes.map(([h, w, c, b]) => runVigil(device, h, w, c, b, steps)));
+  if (theirsFailure) continue;
+  const t = runTorch(device, steps);
+  if (Array.isArray(t)) theirsPerRound.push(t); else theirsFailure = t;
+  process.stderr.write(`round ${round + 1}/${rounds} done\n`);
+}
+const ours = medianRows(oursPerRound);
+const theirs: Row[] | string = theirsFailure || medianRows(theirsPerRound);
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
-console.log(`\nbench/engine: reference autoencoder, device ${device}, ${getNumThreads()} threads, ${steps} steps/epoch\n`);
+console.log(`\nbench/engine: reference autoencoder, device ${device}, ${getNumThreads()} threads, ${steps} steps/epoch, median of ${rounds} alternating rounds\n`);
 console.log(`${'shape'.padEnd(12)} ${pad('batch', 5)} ${'engine'.padEnd(26)} ${pad('train img/s', 12)} ${pad('infer img/s', 12)}`);
 ours.forEach((r, i) => {
   const t = Array.isArray(theirs) ? theirs[i] : undefined;
@@ -94,4 +116,4 @@ ours.forEach((r, i) => {
   }
 });
 if (!Array.isArray(theirs)) console.log(`\nPyTorch side not run: ${theirs}`);
-if (process.argv.includes('--json')) console.log(JSON.stringify({ vigil: ours, pytorch: theirs }));
+if (process.argv.includes('--json')) console.log(JSON.stringify({ vigil: ours, pytorch: theirs, rounds: { vigil: oursPerRound, pytorch: theirsPerRound } }));

@@ -23,20 +23,10 @@ want() { [[ " $STAGES " == *" $1 "* ]]; }
 say() { echo; echo "=== $* ($(date +%T))"; }
 export PYTHONUNBUFFERED=1
 
-# --- node from .carry ------------------------------------------------------------------------
-NP=/tmp/vigil-node
-if [ ! -x "$NP/bin/node" ]; then
-  mkdir -p "$NP/bin"
-  xz -dc .carry/node.xz > "$NP/bin/node" && chmod +x "$NP/bin/node"
-  tar -C "$NP" -xJf .carry/node-prefix.tar.xz
-fi
-export PATH=$NP/bin:$PATH
-mkdir -p node_modules
-[ -d node_modules/node-addon-api ] || cp -a .carry/node-addon-api node_modules/node-addon-api
+# node from .carry, node-addon-api, LIBTORCH (and the data, when packed): scripts/device-env.sh
+source scripts/device-env.sh
 REF=$ROOT/.carry/torch_ae.py
 
-LIBTORCH=${LIBTORCH:-$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))' 2>/dev/null)}
-if [ -n "$LIBTORCH" ]; then export LIBTORCH; else unset LIBTORCH; fi  # none: the system libtorch
 say "machine"
 node --version
 python3 -c 'import torch;print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no gpu")'

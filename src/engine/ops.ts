@@ -4,6 +4,7 @@
  */
 import { native, type Handle } from './binding.js';
 import { Tensor, type DType, type Device } from './tensor.js';
+import { getDefaultDevice } from './runtime.js';
 
 const opIds = new Map<string, number>();
 
@@ -53,37 +54,37 @@ export function tensor(data: ArrayBufferView | number[], shape?: number[], opts:
   const arr = Array.isArray(data) ? (wide ? Float64Array.from(data) : Float32Array.from(data)) : data;
   const n = (arr as unknown as { length: number }).length;
   const shp = shape ?? [n];
-  return new Tensor(native.fromArray(arr, shp, opts.dtype, opts.device));
+  return new Tensor(native.fromArray(arr, shp, opts.dtype, opts.device ?? getDefaultDevice()));
 }
 export function scalar(v: number, opts: CreateOptions = {}): Tensor {
   return tensor([v], [], opts);
 }
 export function zeros(shape: number[], opts: CreateOptions = {}): Tensor {
-  return t1('zeros', '', [shape, opts.dtype ?? 'float32', null, opts.device ?? 'cpu']);
+  return t1('zeros', '', [shape, opts.dtype ?? 'float32', null, opts.device ?? getDefaultDevice()]);
 }
 export function ones(shape: number[], opts: CreateOptions = {}): Tensor {
-  return t1('ones', '', [shape, opts.dtype ?? 'float32', null, opts.device ?? 'cpu']);
+  return t1('ones', '', [shape, opts.dtype ?? 'float32', null, opts.device ?? getDefaultDevice()]);
 }
 export function full(shape: number[], value: number, opts: CreateOptions = {}): Tensor {
-  return t1('full', '', [shape, value, opts.dtype ?? 'float32', null, opts.device ?? 'cpu']);
+  return t1('full', '', [shape, value, opts.dtype ?? 'float32', null, opts.device ?? getDefaultDevice()]);
 }
 /** Uniform on [0, 1). */
 export function rand(shape: number[], opts: CreateOptions = {}): Tensor {
-  return t1('rand', '', [shape, opts.dtype ?? 'float32', null, opts.device ?? 'cpu']);
+  return t1('rand', '', [shape, opts.dtype ?? 'float32', null, opts.device ?? getDefaultDevice()]);
 }
 /** Standard normal. */
 export function randn(shape: number[], opts: CreateOptions = {}): Tensor {
-  return t1('randn', '', [shape, opts.dtype ?? 'float32', null, opts.device ?? 'cpu']);
+  return t1('randn', '', [shape, opts.dtype ?? 'float32', null, opts.device ?? getDefaultDevice()]);
 }
 /** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number, opts: CreateOptions = {}): Tensor {
-  return t1('randperm', '', [n, 'int64', null, opts.device ?? 'cpu']);
+  return t1('randperm', '', [n, 'int64', null, opts.device ?? getDefaultDevice()]);
 }
 export function arange(end: number, opts: CreateOptions = {}): Tensor {
-  return t1('arange', '', [end, opts.dtype ?? 'int64', null, opts.device ?? 'cpu']);
+  return t1('arange', '', [end, opts.dtype ?? 'int64', null, opts.device ?? getDefaultDevice()]);
 }
 /** Integer indices as an int64 tensor. */
-export function indices(values: ArrayLike<number>, device: Device | string = 'cpu'): Tensor {
+export function indices(values: ArrayLike<number>, device: Device | string = getDefaultDevice()): Tensor {
   return new Tensor(native.fromArray(Int32Array.from(values as ArrayLike<number>), [values.length], 'int64', device));
 }
 /** Fills t in place with U(low, high) (no autograd). */

@@ -49,6 +49,18 @@ export function resolveDevice(device: string = 'auto'): string {
   return device;
 }
 
+let defaultDevice = 'cpu';
+/**
+ * The device that creation calls naming none put new tensors on (like PyTorch's
+ * `torch.set_default_device`); 'cpu' unless changed. The engine tests set it from VIGIL_TEST_DEVICE.
+ */
+export function setDefaultDevice(device: string): void {
+  defaultDevice = resolveDevice(device);
+}
+export function getDefaultDevice(): string {
+  return defaultDevice;
+}
+
 export function engineInfo(): { torch: string; cuda: boolean; threads: number; gpus: number } {
   const v = native.version();
   return { torch: v.torch, cuda: v.cuda, threads: getNumThreads(), gpus: native.cudaDeviceCount() };

@@ -3,7 +3,7 @@
  * never depends on libtorch's generator), and a finite-difference gradient checker.
  */
 import assert from 'node:assert/strict';
-import { ops, tidy, noGrad, setNumThreads, Tensor } from '../../src/engine/index.js';
+import { ops, tidy, noGrad, setNumThreads, setDefaultDevice, Tensor } from '../../src/engine/index.js';
 import { createRng } from '../../src/data/random.js';
 
 /**
@@ -14,6 +14,13 @@ import { createRng } from '../../src/data/random.js';
  */
 export const TEST_THREADS = Number(process.env.VIGIL_TEST_THREADS ?? 1);
 setNumThreads(TEST_THREADS);
+
+/**
+ * VIGIL_TEST_DEVICE=cuda runs the engine tests on the GPU: every tensor a test creates without
+ * naming a device goes there. CI has no GPU, so the default is the CPU.
+ */
+export const TEST_DEVICE = process.env.VIGIL_TEST_DEVICE ?? 'cpu';
+setDefaultDevice(TEST_DEVICE);
 
 /** mulberry32: a tiny deterministic PRNG, uniform on [0, 1). */
 export function rng(seed: number): () => number {

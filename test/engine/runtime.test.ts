@@ -5,9 +5,9 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ops, nn, tidy, noGrad, isGradEnabled, liveTensors, manualSeed, setNumThreads, getNumThreads, cudaAvailable, cudaDeviceCount,
-  resolveDevice, engineInfo, synchronize, Adam,
+  resolveDevice, engineInfo, synchronize, Adam, setDefaultDevice, getDefaultDevice,
 } from '../../src/engine/index.js';
-import { TEST_THREADS, values } from './helpers.js';
+import { TEST_THREADS, TEST_DEVICE, values } from './helpers.js';
 
 const live0 = liveTensors();
 after(() => assert.equal(liveTensors(), live0, 'runtime tests leaked tensors'));
@@ -120,6 +120,21 @@ describe('devices', () => {
     assert.equal(cudaDeviceCount(), 0);
     assert.throws(() => resolveDevice('cuda'), /device cuda requested but this libtorch has no CUDA GPU.*--device cpu/);
     assert.throws(() => resolveDevice('cuda:1'), /device cuda:1 requested/);
+  });
+
+  it('creation calls without a device use the default device (VIGIL_TEST_DEVICE in these tests)', () => {
+    assert.equal(getDefaultDevice(), resolveDevice(TEST_DEVICE));
+    tidy(() => {
+      for (const t of [ops.zeros([2]), ops.rand([2]), ops.tensor([1, 2]), ops.arange(3), ops.indices([0, 1])]) {
+        assert.ok(t.device.startsWith(TEST_DEVICE), `${t.device} is not ${TEST_DEVICE}`);
+      }
+      assert.equal(ops.zeros([2], { device: 'cpu' }).device, 'cpu');
+    });
+    const layer = new nn.Linear(2, 2);
+    for (const [, p] of layer.namedParameters()) assert.ok(p.device.startsWith(TEST_DEVICE), 'parameters follow the default device');
+    layer.dispose();
+    assert.throws(() => setDefaultDevice('tpu'), /unknown device 'tpu'/);
+    assert.equal(getDefaultDevice(), resolveDevice(TEST_DEVICE), 'a refused default leaves the old one');
   });
 
   it('engineInfo and synchronize', () => {
