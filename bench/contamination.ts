@@ -102,7 +102,7 @@ async function fitAndEvaluate(train: ImageSource, test: ImageSource, opts: Detec
   const s0 = Date.now();
   const det = await Detector.fit(train, opts);
   const { summary } = await det.evaluate(test);
-  const auroc = Object.fromEntries(SCORES.map((k) => [k, summary[k].auroc])) as Record<ScoreKind, number>;
+  const auroc = Object.fromEntries(SCORES.map((k) => [k, summary[k]!.auroc])) as Record<ScoreKind, number>;
   return { auroc, det, seconds: (Date.now() - s0) / 1000 };
 }
 

@@ -206,7 +206,7 @@ async function runTask(t: Task): Promise<Run[]> {
         if (base) singles.delete(key(opts)); // now owned by the ensemble
       }
       const { summary } = await det.evaluate(test);
-      const auroc = Object.fromEntries(SCORES.map((k) => [k, summary[k].auroc])) as Record<ScoreKind, number>;
+      const auroc = Object.fromEntries(SCORES.filter((k) => summary[k]).map((k) => [k, summary[k]!.auroc])) as Record<ScoreKind, number>;
       const seconds = (Date.now() - s0) / 1000 + reused;
       const r: Run = { ...t, config, score: det.scoreKind, auroc, seconds };
       out.push(r);

@@ -33,13 +33,39 @@ import { fitThreshold, type ThresholdSpec } from './scoring/threshold.js';
 import { evaluate as evaluateScores, pixelAuroc, type EvaluationSummary } from './eval/metrics.js';
 import { saveBundle, loadBundle, type BundleManifest } from './bundle/bundle.js';
 import { quantile } from './scoring/threshold.js';
+import { TransformNet, transformSet, transformScores, type TransformSet, type TransformSetOptions } from './models/transform-net.js';
+import { TransformTask } from './train/transform-task.js';
 import { VERSION } from './version.js';
 
 /** The scores vigil computes for every image. */
-export type BaseScore = 'mse' | 'ssim' | 'density';
+export type BaseScore = 'mse' | 'ssim' | 'density' | 'transform';
 /** Which score ranks images and decides verdicts. 'combined' fuses the `combine` list. */
 export type ScoreKind = BaseScore | 'combined';
-export const SCORE_KINDS: readonly ScoreKind[] = ['mse', 'ssim', 'density', 'combined'];
+export const SCORE_KINDS: readonly ScoreKind[] = ['mse', 'ssim', 'density', 'transform', 'combined'];
+/** The scores of every detector; 'transform' exists only with the transformation classifier (`transforms` option). */
+type CoreKind = Exclude<ScoreKind, 'transform'>;
+type CoreBase = Exclude<BaseScore, 'transform'>;
+/** A value per score kind; `transform` only when the detector has the transformation classifier. */
+export type ScoreRecord<V> = Record<CoreKind, V> & { transform?: V };
+export type BaseRecord<V> = Record<CoreBase, V> & { transform?: V };
+
+/**
+ * The transformation classifier (src/models/transform-net.ts; Golan & El-Yaniv 2018): trained
+ * after the autoencoder to tell which flip, shift and quarter turn was applied to a normal image;
+ * its 'transform' score joins the fusion. Off by default: it costs about 70 forward passes per
+ * image (one per transformation), so it is meant for a GPU; it suits objects with an up and a
+ * left (clothes, digits, parts), not rotation-invariant data (cells, textures).
+ */
+export interface TransformOptions extends TransformSetOptions {
+  /** Filters of the classifier's stages. Default [32, 64, 128]. */
+  filters?: number[];
+  /** Epochs over the training images (each with every transformation). Default 6. */
+  epochs?: number;
+  /** Images per step (times the number of transformations). Default 16. */
+  batchSize?: number;
+  /** Default 1e-3 (Adam, cosine decay). */
+  lr?: number;
+}
 
 export type ThresholdOption =
   | { method: 'quantile'; q?: number }
@@ -88,8 +114,10 @@ export interface DetectorOptions {
   patience?: number;
   /** The ranking/decision score. Default 'combined'. */
   score?: ScoreKind;
-  /** Scores fused by 'combined'. Default ['ssim', 'density']. */
+  /** Scores fused by 'combined'. Default ['ssim', 'density'], plus 'transform' with `transforms`. */
   combine?: BaseScore[];
+  /** Also train the transformation classifier and fuse its score (see TransformOptions). Default off. */
+  transforms?: boolean | TransformOptions;
   /** How the threshold is chosen. Default 95% quantile of normal validation scores. */
   threshold?: ThresholdOption;
   /** Latent density bandwidth rule. Default 'scott'. */
@@ -113,9 +141,9 @@ export interface ImageScore {
   score: number;
   isAnomaly: boolean;
   /** Every score: reconstruction MSE, 1 - SSIM, negative latent log-density, and the fused one. */
-  scores: Record<ScoreKind, number>;
+  scores: ScoreRecord<number>;
   /** Which individual scores exceed their own thresholds. */
-  flags: Record<BaseScore, boolean>;
+  flags: BaseRecord<boolean>;
   label?: 0 | 1;
   className?: string;
   /** Per-pixel error map (height x width), when asked for. */
@@ -160,8 +188,9 @@ interface DetectorState {
   architecture: Architecture;
   score: ScoreKind;
   combine: BaseScore[];
-  thresholds: Record<ScoreKind, ThresholdSpec>;
-  stats: Record<BaseScore, ScoreStats>;
+  thresholds: ScoreRecord<ThresholdSpec>;
+  stats: BaseRecord<ScoreStats>;
+  transforms?: ResolvedTransformOptions;
   training?: TrainingSummary & { items: number; validationItems: number; device: string; engine: string; rejected?: RejectedSummary };
   kde: ReturnType<LatentKDE['toState']>['json'];
 }
@@ -208,14 +237,19 @@ export class Detector {
     readonly device: string,
     /** The adversarial autoencoder when the model is 'aae' (it owns `model`). */
     private readonly aae?: AdversarialAutoencoder,
+    /** The transformation classifier, when trained (`transforms`). */
+    private readonly transform?: { net: TransformNet; set: TransformSet },
   ) {}
+
+  /** The scores this detector computes: every kind but 'transform' unless it has the transformation classifier. */
+  get scoreKinds(): ScoreKind[] { return SCORE_KINDS.filter((k) => k !== 'transform' || this.transform); }
 
   /** 'ae' (plain autoencoder) or 'aae' (robust adversarial autoencoder). */
   get modelKind(): 'ae' | 'aae' { return this.aae ? 'aae' : 'ae'; }
 
   get preprocessing(): Preprocessing { return this.state.preprocessing; }
   get architecture(): Architecture { return this.state.architecture; }
-  get thresholds(): Record<ScoreKind, ThresholdSpec> { return this.state.thresholds; }
+  get thresholds(): ScoreRecord<ThresholdSpec> { return this.state.thresholds; }
   get scoreKind(): ScoreKind { return this.state.score; }
   get training(): DetectorState['training'] { return this.state.training; }
 
@@ -227,6 +261,9 @@ export class Detector {
     const warn = o.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
     if (o.model !== undefined && o.model !== 'ae' && o.model !== 'aae') throw new Error(`unknown model '${o.model as string}' (use ae or aae)`);
     if (o.model === 'aae') aaeTrainingConfig(o.aae); // bad settings fail before any data is read
+    const transformOpts = o.transforms ? resolveTransformOptions(o.transforms === true ? {} : o.transforms) : undefined;
+    const combine = o.combine ?? (transformOpts ? ['ssim', 'density', 'transform'] : ['ssim', 'density']);
+    checkCombine(combine, !!transformOpts);
     manualSeed(seed);
     const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn });
     let indices = source.items.map((_, i) => i);
@@ -279,18 +316,24 @@ export class Detector {
       task.dispose();
     }
 
+    let transform: { net: TransformNet; set: TransformSet } | undefined;
+    if (transformOpts) {
+      transform = await trainTransformNet(transformOpts, { source, train, preprocessing, device, seed, strict: o.strict, warn, progress: o.progress });
+    }
+    const transformScorer = transform ? (x: Tensor) => transformScores(transform!.net, transform!.set, x) : undefined;
+
     // Density of the training codes (for the robust AAE: of the images it kept), and every score's
     // statistics and threshold on validation images.
-    const trainScores = await scoreBatches(model, trainPlan);
+    const trainScores = await scoreBatches(model, trainPlan, { transform: transformScorer });
     const kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
     kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
-    const valScores = await scoreBatches(model, valPlan);
+    const valScores = await scoreBatches(model, valPlan, { transform: transformScorer });
     trainPlan.dispose();
     valPlan.dispose();
     const base = withDensity(valScores, kde);
     const trainBase = withDensity(trainScores, kde);
-    const st = { mse: stats(base.mse), ssim: stats(base.ssim), density: stats(base.density) };
-    const combine = o.combine ?? ['ssim', 'density'];
+    const st: BaseRecord<ScoreStats> = { mse: stats(base.mse), ssim: stats(base.ssim), density: stats(base.density) };
+    if (base.transform) st.transform = stats(base.transform);
     const combined = fuse(base, combine, st);
     const trainCombined = fuse(trainBase, combine, st);
     const thresholdFor = (normal: Float32Array, trainAll: Float32Array): ThresholdSpec => {
@@ -299,22 +342,24 @@ export class Detector {
       if (t.method === 'contamination') return fitThreshold({ method: 'contamination', scores: trainAll, contamination: t.contamination }).spec;
       return fitThreshold({ method: 'fixed', value: t.value }).spec;
     };
-    const thresholds = {
+    const thresholds: ScoreRecord<ThresholdSpec> = {
       mse: thresholdFor(base.mse, trainBase.mse),
       ssim: thresholdFor(base.ssim, trainBase.ssim),
       density: thresholdFor(base.density, trainBase.density),
       combined: thresholdFor(combined, trainCombined),
     };
+    if (base.transform && trainBase.transform) thresholds.transform = thresholdFor(base.transform, trainBase.transform);
     const kdeState = kde.toState();
     for (const t of kdeState.tensors.values()) t.dispose();
     const state: DetectorState = {
       preprocessing, loss: o.loss ?? 'mse', architecture, score: o.score ?? 'combined', combine, thresholds, stats: st, kde: kdeState.json,
+      ...(transformOpts ? { transforms: transformOpts } : {}),
       training: {
         ...summary, items: train.length, validationItems: val === train ? 0 : val.length, device, engine: `libtorch ${engineInfo().torch}`,
         ...(rejectedSummary ? { rejected: rejectedSummary } : {}),
       },
     };
-    return new Detector(model, kde, state, device, aae);
+    return new Detector(model, kde, state, device, aae, transform);
   }
 
   /** Scores images: a folder, a file, a list of files, a spec such as `builtin:mnist:test`, or a source. */
@@ -329,7 +374,7 @@ export class Detector {
   }
 
   /** Scores labelled images (normal class, MVTec test split, built-in test set) and computes metrics. */
-  async evaluate(input: string | ImageSource, options: ScoreOptions = {}): Promise<{ summary: Record<ScoreKind, EvaluationSummary>; pixelAuroc?: number; results: ImageScore[] }> {
+  async evaluate(input: string | ImageSource, options: ScoreOptions = {}): Promise<{ summary: ScoreRecord<EvaluationSummary>; pixelAuroc?: number; results: ImageScore[] }> {
     const source = await resolveImages(input, { normalClass: options.normalClass, strict: options.strict, split: 'test' });
     const labelled = source.items.map((_, i) => i).filter((i) => source.items[i].label !== undefined);
     if (labelled.length === 0) {
@@ -337,8 +382,8 @@ export class Detector {
     }
     const { results, raw } = await this.scoreSource(source, labelled, { ...options, maps: options.maps ?? (raw_hasMasks(source) ? 'mse' : false) });
     const labels = results.map((r) => r.label!);
-    const summary = {} as Record<ScoreKind, EvaluationSummary>;
-    for (const k of SCORE_KINDS) summary[k] = evaluateScores(results.map((r) => r.scores[k]), labels, this.state.thresholds[k]);
+    const summary = {} as ScoreRecord<EvaluationSummary>;
+    for (const k of this.scoreKinds) summary[k] = evaluateScores(results.map((r) => r.scores[k]!), labels, this.state.thresholds[k]!);
     let pix: number | undefined;
     if (raw.maps && raw.masks) {
       const pairs = raw.maps.map((m, i) => [m, raw.masks![i]] as const).filter(([, mask]) => mask !== undefined);
@@ -353,7 +398,8 @@ export class Detector {
     const plan = await planBatches({ source, indices, preprocessing: this.state.preprocessing, batchSize: options.batchSize ?? 256, device: this.device, seed: 0, strict: options.strict });
     let raw: RawScores;
     try {
-      raw = await scoreBatches(this.model, plan, { maps: options.maps || undefined, onBatch: options.onProgress });
+      const t = this.transform;
+      raw = await scoreBatches(this.model, plan, { maps: options.maps || undefined, onBatch: options.onProgress, transform: t ? (x) => transformScores(t.net, t.set, x) : undefined });
     } finally {
       plan.dispose();
     }
@@ -364,10 +410,11 @@ export class Detector {
     const recon = this.resolveKind('recon') as 'mse' | 'ssim';
     const results = raw.indices.map((idx, i): ImageScore => {
       const item = source.items[idx];
-      const scores = { mse: s.mse[i], ssim: s.ssim[i], density: s.density[i], combined: combined[i] };
-      const score = scores[kind];
-      const flags = { mse: scores.mse > th.mse.value, ssim: scores.ssim > th.ssim.value, density: scores.density > th.density.value };
-      const isAnomaly = options.rule === 'either' ? flags.density || flags[recon] : score > th[kind].value;
+      const scores: ScoreRecord<number> = { mse: s.mse[i], ssim: s.ssim[i], density: s.density[i], combined: combined[i] };
+      const flags: BaseRecord<boolean> = { mse: scores.mse > th.mse.value, ssim: scores.ssim > th.ssim.value, density: scores.density > th.density.value };
+      if (s.transform) { scores.transform = s.transform[i]; flags.transform = scores.transform > th.transform!.value; }
+      const score = scores[kind]!;
+      const isAnomaly = options.rule === 'either' ? flags.density || flags[recon] : score > th[kind]!.value;
       const r: ImageScore = { id: item.id, score, isAnomaly, scores, flags };
       if (item.label !== undefined) r.label = item.label;
       if (item.className !== undefined) r.className = item.className;
@@ -381,7 +428,10 @@ export class Detector {
   resolveKind(requested?: ScoreKind | 'recon'): ScoreKind {
     if (requested === undefined) return this.state.score;
     if (requested === 'recon') return this.state.loss === 'ssim' ? 'ssim' : 'mse';
-    if (!SCORE_KINDS.includes(requested)) throw new Error(`unknown score '${requested}' (use recon, ${SCORE_KINDS.join(', ')})`);
+    if (!this.scoreKinds.includes(requested)) {
+      if (requested === 'transform') throw new Error("score 'transform' needs the transformation classifier: train with transforms (vigil train --transforms)");
+      throw new Error(`unknown score '${requested}' (use recon, ${this.scoreKinds.join(', ')})`);
+    }
     return requested;
   }
 
@@ -393,7 +443,7 @@ export class Detector {
       return this.state.thresholds[kind];
     }
     const { results } = await this.evaluate(input, options);
-    const { spec, warning } = fitThreshold({ method: 'f1', scores: results.map((r) => r.scores[kind]), labels: results.map((r) => r.label!) });
+    const { spec, warning } = fitThreshold({ method: 'f1', scores: results.map((r) => r.scores[kind]!), labels: results.map((r) => r.label!) });
     if (warning) process.stderr.write(`warning: ${warning}\n`);
     this.state.thresholds[kind] = spec;
     return spec;
@@ -406,6 +456,7 @@ export class Detector {
     const kdeState = this.kde.toState();
     for (const [k, t] of kdeState.tensors) tensors.set(k, t);
     if (this.aae) for (const [k, t] of this.aae.disc.stateDict()) tensors.set(`disc.${k}`, t);
+    if (this.transform) for (const [k, t] of this.transform.net.stateDict()) tensors.set(`transform.${k}`, t);
     const manifest = {
       vigilVersion: VERSION,
       model: this.aae ? 'aae' : 'autoencoder',
@@ -418,6 +469,7 @@ export class Detector {
       thresholds: this.state.thresholds,
       scoreStats: this.state.stats,
       density: kdeState.json,
+      ...(this.state.transforms ? { transforms: this.state.transforms } : {}),
       training: this.state.training,
     };
     try {
@@ -450,12 +502,25 @@ export class Detector {
         throw e;
       }
       model.eval();
+      let transform: { net: TransformNet; set: TransformSet } | undefined;
+      if (m.transforms !== undefined) {
+        try {
+          transform = buildTransformNet(m.transforms as ResolvedTransformOptions, architecture, device);
+          transform.net.loadStateDict(new Map([...tensors].filter(([k]) => k.startsWith('transform.')).map(([k, t]) => [k.slice(10), t] as [string, Tensor])), `${dir}/weights.safetensors`);
+          transform.net.eval();
+        } catch (e) {
+          transform?.net.dispose();
+          if (aae) aae.dispose(); else model.dispose();
+          throw e;
+        }
+      }
       const kde = LatentKDE.fromState(need('density'), tensors, device);
       const state: DetectorState = {
         preprocessing: need('preprocessing'), loss: m.loss ?? 'mse', architecture, score: need('score'), combine: need('combine'),
         thresholds: need('thresholds'), stats: need('scoreStats'), training: m.training, kde: m.density,
+        ...(m.transforms !== undefined ? { transforms: m.transforms } : {}),
       };
-      return new Detector(model, kde, state, device, aae);
+      return new Detector(model, kde, state, device, aae, transform);
     } finally {
       for (const t of tensors.values()) t.dispose();
     }
@@ -464,6 +529,7 @@ export class Detector {
   /** Frees the native memory held by the model. */
   dispose(): void {
     if (this.aae) this.aae.dispose(); else this.model.dispose();
+    this.transform?.net.dispose();
     this.kde.dispose();
   }
 }
@@ -481,20 +547,69 @@ function keptCodes(raw: RawScores, rejected: Set<number>): Float32Array {
   return out;
 }
 
-function withDensity(raw: RawScores, kde: LatentKDE): { mse: Float32Array; ssim: Float32Array; density: Float32Array } {
-  return { mse: raw.mse, ssim: raw.ssim, density: kde.score(raw.codes) };
+function withDensity(raw: RawScores, kde: LatentKDE): BaseRecord<Float32Array> {
+  return { mse: raw.mse, ssim: raw.ssim, density: kde.score(raw.codes), ...(raw.transform ? { transform: raw.transform } : {}) };
 }
 
 /** Mean of the chosen scores, each standardised by its normal validation statistics. */
-function fuse(s: Record<BaseScore, Float32Array>, combine: BaseScore[], st: Record<BaseScore, ScoreStats>): Float32Array {
+function fuse(s: BaseRecord<Float32Array>, combine: BaseScore[], st: BaseRecord<ScoreStats>): Float32Array {
   const n = s.mse.length;
   const out = new Float32Array(n);
   for (const k of combine) {
-    const { mean, std } = st[k];
-    const v = s[k];
+    const { mean, std } = st[k]!;
+    const v = s[k]!;
     for (let i = 0; i < n; i++) out[i] += (v[i] - mean) / std / combine.length;
   }
   return out;
+}
+
+const BASE_SCORES: readonly BaseScore[] = ['mse', 'ssim', 'density', 'transform'];
+
+function checkCombine(combine: BaseScore[], hasTransform: boolean): void {
+  if (!Array.isArray(combine) || combine.length === 0) throw new Error(`combine must list at least one of ${BASE_SCORES.join(', ')}`);
+  for (const k of combine) {
+    if (!BASE_SCORES.includes(k)) throw new Error(`combine: unknown score '${k as string}' (use ${BASE_SCORES.join(', ')})`);
+    if (k === 'transform' && !hasTransform) throw new Error("combine: 'transform' needs the transformation classifier (option transforms / --transforms)");
+  }
+}
+
+export type ResolvedTransformOptions = Required<TransformSetOptions> & { filters: number[]; epochs: number; batchSize: number; lr: number };
+
+function resolveTransformOptions(o: TransformOptions): ResolvedTransformOptions {
+  const r: ResolvedTransformOptions = {
+    ...transformSet(o).options,
+    filters: o.filters ?? [32, 64, 128], epochs: o.epochs ?? 6, batchSize: o.batchSize ?? 16, lr: o.lr ?? 1e-3,
+  };
+  if (!Number.isInteger(r.epochs) || r.epochs < 1) throw new RangeError(`transforms: epochs must be a positive integer, got ${r.epochs}`);
+  if (!Number.isInteger(r.batchSize) || r.batchSize < 1) throw new RangeError(`transforms: batchSize must be a positive integer, got ${r.batchSize}`);
+  if (!(r.lr > 0)) throw new RangeError(`transforms: lr must be positive, got ${r.lr}`);
+  return r;
+}
+
+function buildTransformNet(o: ResolvedTransformOptions, shape: { height: number; width: number; channels: number }, device: string): { net: TransformNet; set: TransformSet } {
+  const set = transformSet(o);
+  const net = new TransformNet({ height: shape.height, width: shape.width, channels: shape.channels, classes: set.count, filters: o.filters }).to(device);
+  return { net, set };
+}
+
+async function trainTransformNet(
+  o: ResolvedTransformOptions,
+  c: { source: ImageSource; train: number[]; preprocessing: Preprocessing; device: string; seed: number; strict?: boolean; warn: (m: string) => void; progress?: boolean },
+): Promise<{ net: TransformNet; set: TransformSet }> {
+  const built = buildTransformNet(o, c.preprocessing, c.device);
+  const plan = await planBatches({ source: c.source, indices: c.train, preprocessing: c.preprocessing, batchSize: o.batchSize, device: c.device, seed: c.seed + 1, strict: c.strict, onWarning: c.warn });
+  const task = new TransformTask(built.net, built.set, { optimizer: 'adam', lr: o.lr, weightDecay: 0 });
+  try {
+    await runTraining(task, { epochs: o.epochs, schedule: makeSchedule(o.lr, { kind: 'cosine', epochs: o.epochs }), train: plan, seed: c.seed + 1, progress: c.progress });
+  } catch (e) {
+    built.net.dispose();
+    throw e;
+  } finally {
+    task.dispose();
+    plan.dispose();
+  }
+  built.net.eval();
+  return built;
 }
 
 export { tidy, ops };

@@ -201,6 +201,10 @@ export function indexSelect(a: Tensor, dim: number, index: Tensor): Tensor { ret
 export function gather(a: Tensor, dim: number, index: Tensor): Tensor { return t1('gather', '', [a, dim, index, false]); }
 /** Zero (or constant) padding: pad = [left, right, top, bottom, ...] from the last dim backwards. */
 export function pad(a: Tensor, padding: number[], value = 0): Tensor { return t1('constant_pad_nd', '', [a, padding, value]); }
+/** Reverses the order of elements along the given dims. */
+export function flip(a: Tensor, dims: number[]): Tensor { return t1('flip', '', [a, dims]); }
+/** Rotates by k * 90 degrees in the plane of dims (default the last two: [.., H, W]), from the first towards the second. */
+export function rot90(a: Tensor, k = 1, dims: [number, number] = [-2, -1]): Tensor { return t1('rot90', '', [a, k, dims]); }
 export function toDevice(a: Tensor, device: Device | string): Tensor { return t1('to', 'device', [a, device, a.dtype, false, false]); }
 export function toDtype(a: Tensor, dtype: DType): Tensor { return t1('to', 'dtype', [a, dtype, false, false]); }
 /** In-place copy of src into dst (no autograd through dst's old value). */
@@ -254,6 +258,13 @@ export function bceWithLogits(logits: Tensor, target: Tensor, reduction: 'mean' 
   return t1('binary_cross_entropy_with_logits', '', [logits, target, null, null, REDUCTION[reduction]]);
 }
 const REDUCTION = { none: 0, mean: 1, sum: 2 } as const;
+/** log(softmax(a)) along dim, computed stably. */
+export function logSoftmax(a: Tensor, dim = -1): Tensor { return t1('log_softmax', 'int', [a, dim, null]); }
+/** Cross-entropy of logits [n, classes] against int64 class indices [n] (PyTorch's F.cross_entropy). */
+export function crossEntropy(logits: Tensor, target: Tensor, reduction: 'mean' | 'sum' | 'none' = 'mean'): Tensor {
+  return t1('cross_entropy_loss', '', [logits, target, null, REDUCTION[reduction], -100, 0]);
+}
+
 
 /** Squared Euclidean distances between the rows of a [n,d] and b [m,d]: [n,m], clamped at 0. */
 export function pairwiseSqDist(a: Tensor, b: Tensor): Tensor {

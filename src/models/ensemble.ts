@@ -23,7 +23,7 @@
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Detector, SCORE_KINDS, type DetectorOptions, type ImageScore, type ScoreKind, type ScoreOptions, type BaseScore } from '../detector.js';
+import { Detector, type DetectorOptions, type ImageScore, type ScoreKind, type ScoreOptions, type BaseScore, type ScoreRecord, type BaseRecord } from '../detector.js';
 import { evaluate as evaluateScores, type EvaluationSummary } from '../eval/metrics.js';
 import type { ImageSource } from '../data/types.js';
 import { writeDirAtomic } from '../util/fs.js';
@@ -35,7 +35,7 @@ export interface EnsembleOptions extends DetectorOptions {
 }
 
 const MANIFEST = 'ensemble.json';
-const BASES: BaseScore[] = ['mse', 'ssim', 'density'];
+const BASES: BaseScore[] = ['mse', 'ssim', 'density', 'transform'];
 
 export class DetectorEnsemble {
   private constructor(readonly members: Detector[], private readonly seeds: number[]) {}
@@ -79,9 +79,12 @@ export class DetectorEnsemble {
   get scoreKind(): ScoreKind { return this.members[0]!.scoreKind; }
 
   /** Mean of the members' thresholds of each kind. */
-  get thresholds(): Record<ScoreKind, number> {
-    return Object.fromEntries(SCORE_KINDS.map((k) => [k, mean(this.members.map((m) => m.thresholds[k].value))])) as Record<ScoreKind, number>;
+  get thresholds(): ScoreRecord<number> {
+    return Object.fromEntries(this.scoreKinds.map((k) => [k, mean(this.members.map((m) => m.thresholds[k]!.value))])) as ScoreRecord<number>;
   }
+
+  /** The scores the members compute (they share their options). */
+  get scoreKinds(): ScoreKind[] { return this.members[0]!.scoreKinds; }
 
   /** Scores images like Detector.score; every score is the mean over the members. */
   async score(input: string | string[] | ImageSource, options: ScoreOptions = {}): Promise<ImageScore[]> {
@@ -98,14 +101,14 @@ export class DetectorEnsemble {
    * Scores labelled images and computes the metrics of every score kind, as Detector.evaluate
    * (image level only: no pixel-level AUROC; error maps are averaged when asked for with `maps`).
    */
-  async evaluate(input: string | ImageSource, options: ScoreOptions = {}): Promise<{ summary: Record<ScoreKind, EvaluationSummary>; results: ImageScore[] }> {
+  async evaluate(input: string | ImageSource, options: ScoreOptions = {}): Promise<{ summary: ScoreRecord<EvaluationSummary>; results: ImageScore[] }> {
     const per: ImageScore[][] = [];
     for (const m of this.members) per.push((await m.evaluate(input, { ...options, maps: options.maps ?? false })).results);
     const results = this.average(per, options);
     const labels = results.map((r) => r.label!);
     const th = this.thresholds;
-    const summary = {} as Record<ScoreKind, EvaluationSummary>;
-    for (const k of SCORE_KINDS) summary[k] = evaluateScores(results.map((r) => r.scores[k]), labels, th[k]);
+    const summary = {} as ScoreRecord<EvaluationSummary>;
+    for (const k of this.scoreKinds) summary[k] = evaluateScores(results.map((r) => r.scores[k]!), labels, th[k]!);
     return { summary, results };
   }
 
@@ -116,10 +119,11 @@ export class DetectorEnsemble {
     const recon = this.members[0]!.resolveKind('recon') as BaseScore;
     const th = this.thresholds;
     return first.map((r0, i) => {
-      const scores = Object.fromEntries(SCORE_KINDS.map((k) => [k, mean(per.map((p) => p[i]!.scores[k]))])) as Record<ScoreKind, number>;
-      const flags = Object.fromEntries(BASES.map((k) => [k, scores[k] > th[k]])) as Record<BaseScore, boolean>;
-      const isAnomaly = options.rule === 'either' ? flags.density || flags[recon] : scores[kind] > th[kind];
-      const out: ImageScore = { ...r0, score: scores[kind], scores, flags, isAnomaly };
+      const kinds = this.scoreKinds;
+      const scores = Object.fromEntries(kinds.map((k) => [k, mean(per.map((p) => p[i]!.scores[k]!))])) as ScoreRecord<number>;
+      const flags = Object.fromEntries(BASES.filter((k) => kinds.includes(k)).map((k) => [k, scores[k]! > th[k]!])) as BaseRecord<boolean>;
+      const isAnomaly = options.rule === 'either' ? flags.density || !!flags[recon] : scores[kind]! > th[kind]!;
+      const out: ImageScore = { ...r0, score: scores[kind]!, scores, flags, isAnomaly };
       if (r0.map) {
         const map = new Float32Array(r0.map.length);
         for (const p of per) { const m = p[i]!.map!; for (let j = 0; j < map.length; j++) map[j]! += m[j]! / per.length; }

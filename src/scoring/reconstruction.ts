@@ -27,6 +27,8 @@ export interface RawScores {
   recons?: Float32Array[];
   /** Ground-truth masks (H x W) of the items that have them, aligned with `maps`. */
   masks?: (Float32Array | undefined)[];
+  /** The transformation classifier's score, when one was given (`opts.transform`). */
+  transform?: Float32Array;
 }
 
 export interface BatchScores { mse: Float32Array; ssim: Float32Array; codes: Float32Array; maps?: Float32Array; recon?: Float32Array }
@@ -46,9 +48,13 @@ export function scoreTensor(model: Reconstructor, x: Tensor, opts: { maps?: MapK
   }));
 }
 
-export async function scoreBatches(model: Reconstructor, plan: BatchPlan, opts: { maps?: MapKind; recon?: boolean; onBatch?: (done: number, total: number) => void } = {}): Promise<RawScores> {
+export async function scoreBatches(model: Reconstructor, plan: BatchPlan, opts: {
+  maps?: MapKind; recon?: boolean; onBatch?: (done: number, total: number) => void;
+  /** A second scorer run on the same batches (one pass over the data): the transformation classifier's. */
+  transform?: (x: Tensor) => Float32Array;
+} = {}): Promise<RawScores> {
   model.eval();
-  const mse: number[] = [], ssim: number[] = [], indices: number[] = [];
+  const mse: number[] = [], ssim: number[] = [], indices: number[] = [], transform: number[] = [];
   const codeParts: Float32Array[] = [];
   const maps: Float32Array[] = [];
   const recons: Float32Array[] = [];
@@ -64,6 +70,7 @@ export async function scoreBatches(model: Reconstructor, plan: BatchPlan, opts: 
       ssim.push(...s.ssim);
       indices.push(...b.indices);
       codeParts.push(s.codes);
+      if (opts.transform) transform.push(...opts.transform(b.x));
       const [, c, h, w] = b.x.shape;
       if (s.maps) for (let i = 0; i < n; i++) maps.push(s.maps.slice(i * h * w, (i + 1) * h * w));
       for (let i = 0; i < n; i++) masks.push(b.masks?.slice(i * h * w, (i + 1) * h * w));
@@ -80,5 +87,6 @@ export async function scoreBatches(model: Reconstructor, plan: BatchPlan, opts: 
   return {
     indices, mse: Float32Array.from(mse), ssim: Float32Array.from(ssim), codes, latent,
     maps: opts.maps ? maps : undefined, recons: opts.recon ? recons : undefined, masks: anyMask ? masks : undefined,
+    transform: opts.transform ? Float32Array.from(transform) : undefined,
   };
 }

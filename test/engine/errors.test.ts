@@ -77,8 +77,11 @@ describe('shape mismatches', () => {
       throwsWith(() => ops.transpose(ops.zeros([2, 3]), 0, 5), [/Dimension out of range \(expected to be in range of \[-2, 1\], but got 5\)/]);
       throwsWith(() => ops.sum(ops.zeros([2, 3]), 2), [/Dimension out of range/]);
       throwsWith(() => ops.permute(ops.zeros([2, 3]), [0, 0]), [/duplicate dims/]);
-      throwsWith(() => ops.indexSelect(ops.zeros([3]), 0, ops.indices([5])), [/index out of range/]);
-      throwsWith(() => ops.gather(ops.zeros([3]), 0, ops.indices([5])), [/index 5 is out of bounds for dimension 0 with size 3/]);
+      // Out-of-range indices are checked on the CPU only: on CUDA they are a device-side assert
+      // (as in PyTorch), which leaves the CUDA context unusable for the rest of the process.
+      const cpu = { device: 'cpu' };
+      throwsWith(() => ops.indexSelect(ops.zeros([3], cpu), 0, ops.indices([5], 'cpu')), [/index out of range/]);
+      throwsWith(() => ops.gather(ops.zeros([3], cpu), 0, ops.indices([5], 'cpu')), [/index 5 is out of bounds for dimension 0 with size 3/]);
       // libtorch 1.x rejects int32 indices for gather; 2.x accepts them
       if (engineInfo().torch.startsWith('1.')) {
         throwsWith(() => ops.gather(ops.zeros([3]), 0, ops.tensor(new Int32Array([0]), [1])), [/Expected dtype int64 for index/]);

@@ -252,6 +252,13 @@ describe('forward: reductions, sorting, distances', () => {
       for (let i = 0; i < 50; i++) assert.ok(d[i * 50 + i] < 1e-4, `self distance ${d[i * 50 + i]}`);
     });
   });
+  it('logSoftmax and crossEntropy (by hand: log(e^x / sum e^x); mean of -logp[target])', () => {
+    expectTensor(() => ops.logSoftmax(f32([1, 2, 3, 0, 0, 0], [2, 3]), 1), [2, 3],
+      [-2.40760596444438, -1.40760596444438, -0.40760596444438, -Math.log(3), -Math.log(3), -Math.log(3)]);
+    expectTensor(() => ops.crossEntropy(f32([1, 2, 3, 0, 0, 0], [2, 3]), ops.indices([2, 0]), 'none'), [2], [0.40760596444438, Math.log(3)]);
+    expectTensor(() => ops.crossEntropy(f32([1, 2, 3, 0, 0, 0], [2, 3]), ops.indices([2, 0])), [], [(0.40760596444438 + Math.log(3)) / 2]);
+    expectTensor(() => ops.crossEntropy(f32([1, 2, 3, 0, 0, 0], [2, 3]), ops.indices([2, 0]), 'sum'), [], [0.40760596444438 + Math.log(3)]);
+  });
   it('mseLoss and bceWithLogits (by hand / PyTorch)', () => {
     expectTensor(() => ops.mseLoss(f32([1, 2, 3]), f32([1, 0, 0])), [], [13 / 3]);
     expectTensor(() => ops.mseLoss(f32([1, 2, 3]), f32([1, 0, 0]), 'sum'), [], [13]);
@@ -320,6 +327,15 @@ describe('forward: dense layers, shapes, indexing', () => {
       assert.deepEqual(values(ops.repeat(f32([1, 2]), [2])), [1, 2, 1, 2]);
       assert.deepEqual(ops.squeeze(ops.unsqueeze(a, 0), 0).shape, [2, 3]);
     });
+  });
+  it('flip and rot90 (by hand: torch.rot90 turns from the first dim towards the second)', () => {
+    const x = () => f32([1, 2, 3, 4, 5, 6], [1, 1, 2, 3]);
+    expectTensor(() => ops.flip(x(), [3]), [1, 1, 2, 3], [3, 2, 1, 6, 5, 4]);
+    expectTensor(() => ops.flip(x(), [2, 3]), [1, 1, 2, 3], [6, 5, 4, 3, 2, 1]);
+    expectTensor(() => ops.rot90(x()), [1, 1, 3, 2], [3, 6, 2, 5, 1, 4]);
+    expectTensor(() => ops.rot90(x(), 2), [1, 1, 2, 3], [6, 5, 4, 3, 2, 1]);
+    expectTensor(() => ops.rot90(x(), 3), [1, 1, 3, 2], [4, 1, 5, 2, 6, 3]);
+    expectTensor(() => ops.rot90(x(), -1), [1, 1, 3, 2], [4, 1, 5, 2, 6, 3]);
   });
   it('comparisons and where', () => {
     tidy(() => {

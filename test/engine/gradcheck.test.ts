@@ -232,6 +232,21 @@ describe('gradcheck: losses and distances', () => {
     gradCheck(([x, y]) => ops.bceWithLogits(x, y, 'sum'), [logits, targets], { name: 'bce sum' });
     gradCheck(([x, y]) => ops.bceWithLogits(x, y, 'none'), [logits, targets], { name: 'bce none' });
   });
+  it('logSoftmax and crossEntropy w.r.t. the logits', () => {
+    const logits = rnd([3, 4], 106, -2, 2);
+    gradCheck(([x]) => ops.logSoftmax(x, 1), [logits], { name: 'logSoftmax 1' });
+    gradCheck(([x]) => ops.logSoftmax(x, 0), [logits], { name: 'logSoftmax 0' });
+    const target = ops.indices([3, 0, 1]);
+    gradCheck(([x]) => ops.crossEntropy(x, target), [logits], { name: 'crossEntropy mean' });
+    gradCheck(([x]) => ops.crossEntropy(x, target, 'none'), [logits], { name: 'crossEntropy none' });
+    target.dispose();
+  });
+  it('flip and rot90', () => {
+    const x = rnd([1, 2, 2, 3], 107);
+    gradCheck(([t]) => ops.flip(t, [2, 3]), [x], { name: 'flip' });
+    gradCheck(([t]) => ops.rot90(t, 1), [x], { name: 'rot90' });
+    gradCheck(([t]) => ops.rot90(t, 3, [2, 3]), [x], { name: 'rot90 k=3' });
+  });
   it('pairwiseSqDist w.r.t. both point sets', () => {
     gradCheck(([a, b]) => ops.pairwiseSqDist(a, b), [rnd([3, 2], 104), rnd([4, 2], 105, 1, 2)], { name: 'pairwiseSqDist' });
   });

@@ -62,7 +62,8 @@ describe('Adam and AdamW', () => {
     assertClose(values(p), expected, { rtol: 1e-6, atol: 1e-7 });
     assert.equal(opt.stateDict().scalars.step, 1);
     assertClose(values(opt.stateDict().tensors.get('exp_avg.0')!), GRADS[0].map((g) => 0.1 * g), { rtol: 1e-6, atol: 1e-9 }, 'm');
-    assertClose(values(opt.stateDict().tensors.get('exp_avg_sq.0')!), GRADS[0].map((g) => 0.001 * g * g), { rtol: 1e-5, atol: 1e-12 }, 'v');
+    // rtol 1e-4: CUDA's fused Adam forms 1 - beta2 in float32 (0.001 to ~1e-5 relative)
+    assertClose(values(opt.stateDict().tensors.get('exp_avg_sq.0')!), GRADS[0].map((g) => 0.001 * g * g), { rtol: 1e-4, atol: 1e-12 }, 'v');
     opt.dispose();
     p.dispose();
   });

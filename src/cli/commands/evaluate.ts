@@ -26,7 +26,7 @@ const command: Command = {
   },
   async run(a) {
     applyThreads(a.threads);
-    const { Detector, SCORE_KINDS } = await import('../../detector.js');
+    const { Detector } = await import('../../detector.js');
     const det = Detector.load(a._[0], { device: a.device as string });
     const { summary, pixelAuroc, results } = await det.evaluate(a._[1], {
       normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean, batchSize: a['batch-size'] as number,
@@ -36,13 +36,13 @@ const command: Command = {
     if (a.json) {
       process.stdout.write(JSON.stringify(report, null, 1) + '\n');
     } else {
-      const main = summary[det.scoreKind];
+      const main = summary[det.scoreKind]!;
       const lines = [
         `${results.length} images: ${main.nNormal} normal, ${main.nAnomalous} anomalous`,
         '',
         `score      AUROC   AP      F1      precision recall  threshold`,
-        ...SCORE_KINDS.map((k) => {
-          const s = summary[k];
+        ...det.scoreKinds.map((k) => {
+          const s = summary[k]!;
           const f = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : '  -   ');
           return `${(k + (k === det.scoreKind ? '*' : '')).padEnd(10)} ${f(s.auroc)}  ${f(s.averagePrecision)}  ${f(s.f1)}  ${f(s.precision)}    ${f(s.recall)}  ${s.threshold?.toPrecision(4) ?? '-'}`;
         }),

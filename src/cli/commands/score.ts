@@ -49,20 +49,21 @@ const command: Command = {
     }
     const kind = det.resolveKind(a.score as 'recon' | undefined);
     const rows = results.map((r) => ({
-      id: r.id, score: r.score, isAnomaly: r.isAnomaly, mse: r.scores.mse, ssim: r.scores.ssim, density: r.scores.density, combined: r.scores.combined,
+      id: r.id, score: r.score, isAnomaly: r.isAnomaly, mse: r.scores.mse, ssim: r.scores.ssim, density: r.scores.density,
+      ...(r.scores.transform !== undefined ? { transform: r.scores.transform } : {}), combined: r.scores.combined,
       ...(r.label !== undefined ? { label: r.label } : {}), ...(r.className !== undefined ? { className: r.className } : {}),
     }));
     let text: string;
     if (a.format === 'csv') {
-      const cols = ['id', 'score', 'isAnomaly', 'mse', 'ssim', 'density', 'combined', 'label', 'className'];
+      const cols = ['id', 'score', 'isAnomaly', ...det.scoreKinds, 'label', 'className'];
       text = [cols.join(','), ...rows.map((r) => cols.map((c) => csvField((r as Record<string, unknown>)[c])).join(','))].join('\n') + '\n';
     } else {
-      text = JSON.stringify({ model: a._[0], score: kind, threshold: det.thresholds[kind].value, results: rows }, null, 1) + '\n';
+      text = JSON.stringify({ model: a._[0], score: kind, threshold: det.thresholds[kind]!.value, results: rows }, null, 1) + '\n';
     }
     if (a.out) writeFileAtomic(a.out as string, text);
     else await new Promise<void>((res) => process.stdout.write(text, () => res()));
     const n = rows.filter((r) => r.isAnomaly).length;
-    process.stderr.write(`${rows.length} images scored, ${n} flagged as anomalous (threshold ${det.thresholds[kind].value.toPrecision(4)} on ${kind})\n`);
+    process.stderr.write(`${rows.length} images scored, ${n} flagged as anomalous (threshold ${det.thresholds[kind]!.value.toPrecision(4)} on ${kind})\n`);
     det.dispose();
   },
 };

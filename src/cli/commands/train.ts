@@ -2,6 +2,7 @@ import type { Command } from '../main.js';
 import { dataOptions, deviceOption, scoreKindOption, applyThreads } from '../shared.js';
 import { LOSSES } from '../../train/losses.js';
 import { parseThresholdOption } from '../threshold-option.js';
+import type { BaseScore } from '../../detector.js';
 
 const command: Command = {
   spec: {
@@ -36,6 +37,9 @@ const command: Command = {
       'val-split': { type: 'number', help: 'Fraction of normal images held out for validation and the threshold', default: 0.1, value: 'f' },
       augment: { type: 'list', help: 'Augmentations: hflip, vflip, rotate, shift, brightness, contrast', value: 'list' },
       score: { ...scoreKindOption, default: 'combined' },
+      combine: { type: 'list', help: 'Scores fused by the combined score: mse, ssim, density, transform (default ssim,density, plus transform with --transforms)', value: 'list' },
+      transforms: { type: 'boolean', help: 'Also train a classifier of flips, shifts and quarter turns and fuse its score: better for objects with an up and a left, not for rotation-invariant images; about 70 passes per image (GPU advised)' },
+      'transform-epochs': { type: 'number', help: 'Epochs of the transformation classifier (default 6)', value: 'n' },
       threshold: { type: 'string', help: 'quantile:Q (of normal validation scores), contamination:C, or fixed:V', default: 'quantile:0.95', value: 'spec' },
       seed: { type: 'number', help: 'Random seed', default: 0, value: 'n' },
       checkpoint: { type: 'string', help: 'Checkpoint folder (default: <out>.checkpoint)', value: 'dir' },
@@ -107,6 +111,8 @@ const command: Command = {
       valFraction: a['val-split'] as number,
       augment,
       score: a.score as 'combined',
+      ...(a.combine ? { combine: a.combine as BaseScore[] } : {}),
+      ...(a.transforms || a['transform-epochs'] !== undefined ? { transforms: a['transform-epochs'] !== undefined ? { epochs: a['transform-epochs'] as number } : true } : {}),
       threshold: parseThresholdOption(a.threshold as string),
       seed: a.seed as number,
       device: a.device as string,
