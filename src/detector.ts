@@ -59,7 +59,7 @@ export type BaseRecord<V> = Record<CoreBase, V> & { transform?: V };
 export interface TransformOptions extends TransformSetOptions {
   /** Filters of the classifier's stages. Default [32, 64, 128]. */
   filters?: number[];
-  /** Epochs over the training images (each with every transformation). Default 6. */
+  /** Epochs over the training images (each with every transformation). Default 3. */
   epochs?: number;
   /** Images per step (times the number of transformations). Default 16. */
   batchSize?: number;
@@ -578,7 +578,7 @@ export type ResolvedTransformOptions = Required<TransformSetOptions> & { filters
 function resolveTransformOptions(o: TransformOptions): ResolvedTransformOptions {
   const r: ResolvedTransformOptions = {
     ...transformSet(o).options,
-    filters: o.filters ?? [32, 64, 128], epochs: o.epochs ?? 6, batchSize: o.batchSize ?? 16, lr: o.lr ?? 1e-3,
+    filters: o.filters ?? [32, 64, 128], epochs: o.epochs ?? 3, batchSize: o.batchSize ?? 16, lr: o.lr ?? 1e-3,
   };
   if (!Number.isInteger(r.epochs) || r.epochs < 1) throw new RangeError(`transforms: epochs must be a positive integer, got ${r.epochs}`);
   if (!Number.isInteger(r.batchSize) || r.batchSize < 1) throw new RangeError(`transforms: batchSize must be a positive integer, got ${r.batchSize}`);

@@ -39,7 +39,7 @@ const command: Command = {
       score: { ...scoreKindOption, default: 'combined' },
       combine: { type: 'list', help: 'Scores fused by the combined score: mse, ssim, density, transform (default ssim,density, plus transform with --transforms)', value: 'list' },
       transforms: { type: 'boolean', help: 'Also train a classifier of flips, shifts and quarter turns and fuse its score: better for objects with an up and a left, not for rotation-invariant images; about 70 passes per image (GPU advised)' },
-      'transform-epochs': { type: 'number', help: 'Epochs of the transformation classifier (default 6)', value: 'n' },
+      'transform-epochs': { type: 'number', help: 'Epochs of the transformation classifier (default 3)', value: 'n' },
       threshold: { type: 'string', help: 'quantile:Q (of normal validation scores), contamination:C, or fixed:V', default: 'quantile:0.95', value: 'spec' },
       seed: { type: 'number', help: 'Random seed', default: 0, value: 'n' },
       checkpoint: { type: 'string', help: 'Checkpoint folder (default: <out>.checkpoint)', value: 'dir' },
