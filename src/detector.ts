@@ -264,6 +264,7 @@ export class Detector {
     const transformOpts = o.transforms ? resolveTransformOptions(o.transforms === true ? {} : o.transforms) : undefined;
     const combine = o.combine ?? (transformOpts ? ['ssim', 'density', 'transform'] : ['ssim', 'density']);
     checkCombine(combine, !!transformOpts);
+    if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
     manualSeed(seed);
     const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn });
     let indices = source.items.map((_, i) => i);

@@ -100,3 +100,32 @@ test('bad input: empty folder, missing folder, damaged model, unknown normal cla
   assert.match(cls.stderr, /a, b|"a", "b"|a,b/);
   rmSync(root, { recursive: true, force: true });
 });
+
+test('train --transforms adds the transform score to score (CSV column), evaluate, and --score transform', async () => {
+  const root = tempDir();
+  const data = join(root, 'data');
+  await writeClassFolders(data, 40, 10);
+  const model = join(root, 'model');
+  const fast = [...TINY.map((a) => (a === '15' ? '2' : a)), '--transforms', '--transform-epochs', '1'];
+  const train = vigil('train', data, '--normal-class', 'normal', '--out', model, ...fast);
+  assert.equal(train.status, 0, train.stderr);
+  const manifest = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
+  assert.deepEqual(manifest.combine, ['ssim', 'density', 'transform']);
+  assert.equal(manifest.transforms.epochs, 1);
+
+  const csv = vigil('score', model, join(data, 'odd'), '--format', 'csv', '--score', 'transform');
+  assert.equal(csv.status, 0, csv.stderr);
+  const lines = csv.stdout.trim().split('\n');
+  assert.equal(lines[0], 'id,score,isAnomaly,mse,ssim,density,transform,combined,label,className');
+  const first = lines[1]!.split(',');
+  assert.equal(first[1], first[6], 'the ranking score is the transform column');
+
+  const ev = vigil('evaluate', model, data, '--normal-class', 'normal');
+  assert.equal(ev.status, 0, ev.stderr);
+  assert.match(ev.stdout, /^transform\s+\d\.\d{4}/m);
+
+  const bad = vigil('train', data, '--normal-class', 'normal', '--out', join(root, 'm2'), ...TINY, '--combine', 'ssim,transform');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /'transform' needs the transformation classifier/);
+  rmSync(root, { recursive: true, force: true });
+});
