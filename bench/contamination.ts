@@ -40,6 +40,7 @@ import { splitIndices } from '../src/data/split.js';
 import { engineInfo, resolveDevice, getNumThreads } from '../src/engine/index.js';
 import type { ImageSource } from '../src/data/types.js';
 import { decodeMalaria } from './malaria.js';
+import type { RejectBy } from '../src/models/aae.js';
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -71,7 +72,7 @@ const batchSize = Number(arg('batch-size', '64'));
 const lr = Number(arg('lr', '2e-3'));
 const rejectArg = arg('reject', '0.1')!;
 const reject = rejectArg === 'auto' ? 'auto' as const : Number(rejectArg);
-const rejectBy = arg('reject-by', 'prior') as 'prior' | 'prior+recon';
+const rejectBy = arg('reject-by', 'prior') as RejectBy;
 const warmup = Number(arg('warmup', '2'));
 const prior = arg('prior', 'gmm') as 'normal' | 'gmm';
 const components = Number(arg('components', '10'));

@@ -25,7 +25,7 @@ import { planBatches, type BatchPlan } from './train/batches.js';
 import { runTraining, type EpochRecord, type TrainingSummary } from './train/trainer.js';
 import { AutoencoderTask } from './train/autoencoder-task.js';
 import { AaeTask } from './train/aae-task.js';
-import { AdversarialAutoencoder, aaeTrainingConfig, type AaeOptions, type AaeJSON } from './models/aae.js';
+import { AdversarialAutoencoder, aaeTrainingConfig, type AaeOptions, type AaeJSON, type RejectBy } from './models/aae.js';
 import type { LossName } from './train/losses.js';
 import { scoreBatches, type RawScores, type MapKind } from './scoring/reconstruction.js';
 import { LatentKDE, type BandwidthRule } from './scoring/kde.js';
@@ -90,7 +90,7 @@ export interface DetectorOptions {
   model?: 'ae' | 'aae';
   /**
    * Robust adversarial autoencoder settings (model 'aae'): prior ('gmm' (default) | 'normal'), components,
-   * reject (fraction or 'auto', default 0.05), rejectBy ('prior' | 'prior+recon'), warmup (epochs,
+   * reject (fraction or 'auto', default 0.05), rejectBy ('prior' | 'prior+recon' | 'prior+recon+knn'), warmup (epochs,
    * default 2), discLr, genLr, discriminator size. See src/models/aae.ts and src/train/aae-task.ts.
    */
   aae?: AaeOptions;
@@ -174,7 +174,7 @@ export interface RejectedSummary {
   fraction: number;
   /** The setting: a fixed fraction or 'auto'. */
   reject: number | 'auto';
-  rankedBy: 'prior' | 'prior+recon';
+  rankedBy: RejectBy;
   /** Epochs trained on every image before rejection started. */
   warmup: number;
   ids: string[];

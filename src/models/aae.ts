@@ -63,7 +63,7 @@ export interface AaeTrainingConfig {
   /** Fraction of training images left out of each epoch after the warm-up, or 'auto' to estimate it. Default 0.05. 0 = plain AAE. */
   reject: number | 'auto';
   /** Ranking for rejection: prior log-likelihood of the code, or its rank average with the reconstruction error. Default 'prior'. */
-  rejectBy: 'prior' | 'prior+recon';
+  rejectBy: RejectBy;
   /** Epochs trained on every image before rejection starts. Default 2. */
   warmup: number;
   /** Discriminator learning rate at the schedule's start. Default: lr / 4. */
@@ -77,6 +77,15 @@ export interface AaeTrainingConfig {
 export type AaeOptions = Partial<AaeConfig> & Partial<AaeTrainingConfig>;
 
 export const AAE_DEFAULTS: AaeConfig = { prior: 'gmm', components: 10, priorRadius: 4, priorStd: 0.5, discHidden: 256, discLayers: 2, discDropout: 0, seed: 0 };
+/**
+ * How training images are ranked for rejection: the prior log-likelihood of the code; its rank
+ * averaged with the reconstruction error's; or both averaged with the rank of the code's distance
+ * to its k nearest training codes (k = the number of images rejected, at least 10), which also
+ * catches contaminants that sit together in a small cluster of their own.
+ */
+export type RejectBy = 'prior' | 'prior+recon' | 'prior+recon+knn';
+export const REJECT_BY: readonly RejectBy[] = ['prior', 'prior+recon', 'prior+recon+knn'];
+
 export const AAE_TRAINING_DEFAULTS: AaeTrainingConfig = { reject: 0.05, rejectBy: 'prior', warmup: 2, maxReject: 0.2 };
 
 function defined<T extends object>(o: T | undefined): Partial<T> {
@@ -111,7 +120,7 @@ export function aaeTrainingConfig(o: AaeOptions = {}): AaeTrainingConfig {
   };
   const bad = (why: string) => { throw new RangeError(`aae: ${why}`); };
   if (c.reject !== 'auto' && !(typeof c.reject === 'number' && c.reject >= 0 && c.reject < 1)) bad(`reject must be a fraction in [0, 1) or 'auto', got ${JSON.stringify(c.reject)}`);
-  if (c.rejectBy !== 'prior' && c.rejectBy !== 'prior+recon') bad(`rejectBy must be 'prior' or 'prior+recon', got ${JSON.stringify(c.rejectBy)}`);
+  if (!REJECT_BY.includes(c.rejectBy)) bad(`rejectBy must be ${REJECT_BY.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(c.rejectBy)}`);
   if (!Number.isInteger(c.warmup) || c.warmup < 0) bad(`warmup must be a non-negative integer (epochs), got ${c.warmup}`);
   if (!(c.maxReject > 0 && c.maxReject < 1)) bad(`maxReject must be in (0, 1), got ${c.maxReject}`);
   for (const k of ['discLr', 'genLr'] as const) if (c[k] !== undefined && !(c[k]! > 0)) bad(`${k} must be positive, got ${c[k]}`);

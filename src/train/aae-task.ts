@@ -24,7 +24,10 @@
  * (`rejectBy`) is
  * - `'prior'` (default): the prior log-likelihood log p(E(x)) of the code, lowest first;
  * - `'prior+recon'`: the average of the rank of -log p(E(x)) and the rank of the reconstruction
- *   error (the training loss per image), highest first.
+ *   error (the training loss per image), highest first;
+ * - `'prior+recon+knn'`: both, and the rank of the code's mean distance to its k nearest training
+ *   codes, k = the number rejected (at least 10), so that a group of contaminants smaller than the
+ *   rejected share counts as sparse even when its members sit close together.
  *
  * **`reject: 'auto'`** estimates the fraction each epoch from the codes: for N(0, I),
  * D = ||z||^2 is chi-square with d degrees of freedom under the prior; for a mixture, D is the
@@ -51,7 +54,7 @@
  * ```
  */
 import { ops, tidy, noGrad, Adam, type Optimizer, type Tensor } from '../engine/index.js';
-import type { AdversarialAutoencoder, AaeOptions, AaeTrainingConfig } from '../models/aae.js';
+import type { AdversarialAutoencoder, AaeOptions, AaeTrainingConfig, RejectBy } from '../models/aae.js';
 import { aaeTrainingConfig } from '../models/aae.js';
 import type { Prior, GaussianMixtureJSON } from '../models/prior.js';
 import type { BatchPlan } from './batches.js';
@@ -128,7 +131,7 @@ export class AaeTask implements TrainingTask {
       ? estimateRejectFraction(r.codes, this.model.prior, this.config.maxReject)
       : reject;
     const k = Math.min(n, Math.round(fraction * n));
-    const outlying = outlierScores(r, this.config.rejectBy);
+    const outlying = outlierScores(r, this.config.rejectBy, Math.max(10, k));
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => outlying[b] - outlying[a] || a - b);
     this.setRejected(order.slice(0, k).map((i) => r.indices[i]), fraction);
   }
@@ -264,14 +267,46 @@ export class AaeTask implements TrainingTask {
   }
 }
 
-/** Higher = more anomalous: -log p, or the mean of the ranks of -log p and of the reconstruction error. */
-export function outlierScores(r: Pick<Ranking, 'logProb' | 'recon'>, by: 'prior' | 'prior+recon'): Float64Array {
+/**
+ * Higher = more anomalous: -log p; or the mean of the ranks of -log p and of the reconstruction
+ * error; or the mean of those two ranks and the rank of the mean distance to the `k` nearest other
+ * codes (`knnDistances`).
+ */
+export function outlierScores(r: Pick<Ranking, 'logProb' | 'recon'> & Partial<Pick<Ranking, 'codes'>>, by: RejectBy, k = 10): Float64Array {
   const n = r.logProb.length;
   const neg = Float64Array.from(r.logProb, (v) => -v);
   if (by === 'prior') return neg;
-  const a = ranks(neg), b = ranks(r.recon);
+  const parts = [ranks(neg), ranks(r.recon)];
+  if (by === 'prior+recon+knn') {
+    if (!r.codes) throw new Error("outlierScores: 'prior+recon+knn' needs the codes");
+    parts.push(ranks(knnDistances(r.codes, r.codes.length / n, k)));
+  }
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = (a[i] + b[i]) / 2;
+  for (let i = 0; i < n; i++) out[i] = parts.reduce((s, p) => s + p[i]!, 0) / parts.length;
+  return out;
+}
+
+/**
+ * Mean Euclidean distance of each code to its `k` nearest other codes (itself excluded; k is capped
+ * at n - 1), computed on the engine in chunks of rows: [n * d] row-major codes in, n distances out.
+ */
+export function knnDistances(codes: Float32Array, d: number, k: number, chunk = 1024): Float64Array {
+  const n = codes.length / d;
+  if (!Number.isInteger(n) || n < 2) throw new Error(`knnDistances: need at least 2 codes of dimension ${d}`);
+  const kk = Math.max(1, Math.min(Math.round(k), n - 1));
+  const out = new Float64Array(n);
+  noGrad(() => tidy(() => {
+    const all = ops.tensor(codes, [n, d]);
+    for (let s = 0; s < n; s += chunk) {
+      tidy(() => {
+        const e = Math.min(n, s + chunk);
+        const dist = ops.sqrt(ops.clamp(ops.pairwiseSqDist(ops.slice(all, 0, s, e), all), 0, null));
+        // the smallest is the code itself (distance 0): take k + 1 and drop the first
+        const [v] = ops.topk(dist, kk + 1, 1, false);
+        out.set(ops.mean(ops.slice(v, 1, 1, kk + 1), [1]).toFloat32(), s);
+      });
+    }
+  }));
   return out;
 }
 

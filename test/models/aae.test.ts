@@ -12,7 +12,7 @@ import { defaultArchitecture } from '../../src/models/autoencoder.js';
 import { AdversarialAutoencoder, aaeConfig, aaeTrainingConfig } from '../../src/models/aae.js';
 import { Discriminator } from '../../src/models/discriminator.js';
 import { GaussianMixture, StandardNormal } from '../../src/models/prior.js';
-import { AaeTask, chiSquareQuantile, estimateRejectFraction, outlierScores, ranks } from '../../src/train/aae-task.js';
+import { AaeTask, chiSquareQuantile, estimateRejectFraction, knnDistances, outlierScores, ranks } from '../../src/train/aae-task.js';
 import { planBatches } from '../../src/train/batches.js';
 import { tempDir, writeDigits, TINY } from '../fixtures.js';
 
@@ -51,6 +51,27 @@ test('chi-square quantiles, ranks and the outlier rankings', () => {
   assert.deepEqual([...outlierScores(r, 'prior')], [1, 5, 3, 2]);
   // ranks of -logp: [0, 3, 2, 1]; of recon: [3, 0, 2, 1]
   assert.deepEqual([...outlierScores(r, 'prior+recon')], [1.5, 1.5, 2, 1]);
+  // codes on a line: 0, 1, 2 close together, 10 far; k = 1 nearest other code
+  const codes = Float32Array.from([0, 0, 1, 0, 2, 0, 10, 0]);
+  assert.deepEqual([...knnDistances(codes, 2, 1)], [1, 1, 1, 8]);
+  assert.deepEqual([...knnDistances(codes, 2, 2)], [1.5, 1, 1.5, 8.5]);
+  assert.deepEqual([...knnDistances(codes, 2, 99)], [13 / 3, 11 / 3, 11 / 3, 27 / 3].map(Math.fround), 'k is capped at n - 1');
+  // knn ranks [1, 1, 1, 3] (k = 1: the three tied distances share rank 1); averaged with the two above
+  assert.deepEqual([...outlierScores({ ...r, codes }, 'prior+recon+knn', 1)], [(0 + 3 + 1) / 3, (3 + 0 + 1) / 3, (2 + 2 + 1) / 3, (1 + 1 + 3) / 3]);
+  assert.throws(() => outlierScores(r, 'prior+recon+knn'), /needs the codes/);
+});
+
+test('knnDistances agrees with a brute-force reference in chunks', () => {
+  const n = 37, d = 3, k = 4;
+  const codes = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 1.7) * 3);
+  const got = knnDistances(codes, d, k, 8);
+  for (let i = 0; i < n; i++) {
+    const ds: number[] = [];
+    for (let j = 0; j < n; j++) if (j !== i) ds.push(Math.hypot(...Array.from({ length: d }, (_, c) => codes[i * d + c]! - codes[j * d + c]!)));
+    ds.sort((x, y) => x - y);
+    const want = ds.slice(0, k).reduce((a, b) => a + b, 0) / k;
+    assert.ok(Math.abs(got[i]! - want) < 1e-4, `code ${i}: ${got[i]} vs ${want}`);
+  }
 });
 
 test('the auto fraction: about 0.1% of prior samples, the planted outliers when there are some, capped', () => {
@@ -72,7 +93,7 @@ test('config defaults and validation; the discriminator is a separate store', ()
   assert.deepEqual(aaeTrainingConfig({}), { reject: 0.05, rejectBy: 'prior', warmup: 2, maxReject: 0.2 });
   assert.equal(aaeConfig({ prior: 'gmm' }).components, 10);
   assert.throws(() => aaeTrainingConfig({ reject: 1.5 }), /reject must be a fraction in \[0, 1\) or 'auto'/);
-  assert.throws(() => aaeTrainingConfig({ rejectBy: 'recon' as 'prior' }), /rejectBy must be 'prior' or 'prior\+recon'/);
+  assert.throws(() => aaeTrainingConfig({ rejectBy: 'recon' as 'prior' }), /rejectBy must be 'prior', 'prior\+recon', 'prior\+recon\+knn', got "recon"/);
   assert.throws(() => aaeConfig({ prior: 'laplace' as 'normal' }), /prior must be 'normal' or 'gmm'/);
   assert.throws(() => new Discriminator({ latent: 8, hidden: 0 }), /hidden must be a positive integer/);
   const before = liveTensors();

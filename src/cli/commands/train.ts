@@ -3,6 +3,7 @@ import { dataOptions, deviceOption, scoreKindOption, applyThreads } from '../sha
 import { LOSSES } from '../../train/losses.js';
 import { parseThresholdOption } from '../threshold-option.js';
 import type { BaseScore } from '../../detector.js';
+import type { RejectBy } from '../../models/aae.js';
 
 const command: Command = {
   spec: {
@@ -20,7 +21,7 @@ const command: Command = {
       prior: { type: 'string', help: 'aae: latent prior, a mixture of Gaussians (default) or N(0, I)', choices: ['gmm', 'normal'], value: 'kind' },
       components: { type: 'number', help: 'aae: mixture components of --prior gmm (default 10)', value: 'n' },
       reject: { type: 'string', help: 'aae: fraction of training images left out of each epoch after the warm-up, or auto (default 0.05)', value: 'f|auto' },
-      'reject-by': { type: 'string', help: 'aae: rank images for rejection by the prior likelihood of their code, or its rank average with the reconstruction error', choices: ['prior', 'prior+recon'], value: 'rank' },
+      'reject-by': { type: 'string', help: 'aae: rank images for rejection by the prior likelihood of their code, its rank average with the reconstruction error, or both with the distance to the nearest training codes', choices: ['prior', 'prior+recon', 'prior+recon+knn'], value: 'rank' },
       warmup: { type: 'number', help: 'aae: epochs on every image before rejection starts (default 2)', value: 'n' },
       arch: { type: 'string', help: 'Autoencoder layout: strided convs, or max pooling + upsampling', choices: ['strided', 'pooling'], default: 'strided' },
       filters: { type: 'list', help: 'Filters per encoder block, e.g. 32,64,128 (default: by size)', value: 'list' },
@@ -96,7 +97,7 @@ const command: Command = {
           prior: a.prior as 'normal' | 'gmm' | undefined,
           components: a.components as number | undefined,
           reject: rejectRaw === undefined ? undefined : rejectRaw === 'auto' ? 'auto' as const : Number(rejectRaw),
-          rejectBy: a['reject-by'] as 'prior' | 'prior+recon' | undefined,
+          rejectBy: a['reject-by'] as RejectBy | undefined,
           warmup: a.warmup as number | undefined,
         },
       } : {}),
