@@ -5,7 +5,7 @@
  *   node dist/bench/contamination.js [--datasets mnist,fashion-mnist] [--classes 0-9] [--levels 0,0.01,0.05,0.1]
  *       [--epochs 10] [--seeds 1] [--limit N] [--device cpu] [--quick] [--malaria DIR | --no-malaria]
  *       [--filters 16,32] [--latent 16] [--batch-size 64] [--lr 2e-3]
- *       [--reject 0.1|auto] [--reject-by prior|prior+recon] [--warmup 2] [--prior normal|gmm] [--components 10]
+ *       [--reject 0.1|auto] [--reject-by prior|prior+recon|prior+recon+knn] [--warmup 2] [--prior normal|gmm] [--components 10]
  *       [--gen-lr R] [--disc-lr R] [--malaria-epochs N] [--malaria-filters 16,32,64] [--malaria-latent 32]
  *       [--json results.json]
  *
@@ -72,7 +72,7 @@ const batchSize = Number(arg('batch-size', '64'));
 const lr = Number(arg('lr', '2e-3'));
 const rejectArg = arg('reject', '0.1')!;
 const reject = rejectArg === 'auto' ? 'auto' as const : Number(rejectArg);
-const rejectBy = arg('reject-by', 'prior') as RejectBy;
+const rejectBy = arg('reject-by', 'prior+recon+knn') as RejectBy;
 const warmup = Number(arg('warmup', '2'));
 const prior = arg('prior', 'gmm') as 'normal' | 'gmm';
 const components = Number(arg('components', '10'));

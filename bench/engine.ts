@@ -3,10 +3,13 @@
  * PyTorch running the same model in the same run (../shared/reference/torch_ae.py or
  * bench/torch_ae.py), when `python3 -c 'import torch'` works.
  *
- *   node dist/bench/engine.js [--device cpu|cuda] [--steps 20] [--rounds 3] [--python python3] [--reference path]
+ *   node dist/bench/engine.js [--device cpu|cuda] [--steps 20] [--rounds 3] [--infer-passes 30] [--python python3] [--reference path]
  *
  * Protocol (same as the PyTorch script): per shape, one warm-up epoch of `steps` batches of random
  * inputs, then 3 timed epochs, median; inference on batches of 256 in eval mode, 3 timed passes.
+ * The last column (`--infer-passes`, default 30) times that many forwards after 5 warm-up ones, on
+ * both sides (PyTorch: the reference script's own `build`, run by a snippet below), because three
+ * forwards last only a few milliseconds on a GPU.
  * The two engines take turns for `rounds` rounds (vigil, PyTorch, vigil, ...) and each cell is the
  * median over rounds, so a slow spell on a shared machine hits both sides instead of one.
  */
@@ -17,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { ops, tidy, noGrad, Adam, manualSeed, synchronize, getNumThreads, engineInfo, resolveDevice } from '../src/engine/index.js';
 import { referenceAutoencoder } from '../src/models/reference.js';
 
-interface Row { engine: string; device: string; threads: number; shape: number[]; batch: number; trainImgPerSec: number; inferImgPerSec: number }
+interface Row { engine: string; device: string; threads: number; shape: number[]; batch: number; trainImgPerSec: number; inferImgPerSec: number; steadyInferImgPerSec?: number }
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -59,10 +62,39 @@ function runVigil(device: string, h: number, w: number, c: number, batch: number
     synchronize();
     return (3 * 256) / ((performance.now() - t) / 1000);
   });
+  const steady = noGrad(() => {
+    for (let k = 0; k < 5; k++) tidy(() => { model.forward(inf); });
+    synchronize();
+    const t = performance.now();
+    for (let k = 0; k < inferPasses; k++) tidy(() => { model.forward(inf); });
+    synchronize();
+    return (inferPasses * 256) / ((performance.now() - t) / 1000);
+  });
   xs.dispose(); inf.dispose(); opt.dispose(); model.dispose();
   return { engine: `vigil (libtorch ${engineInfo().torch})`, device, threads: getNumThreads(), shape: [h, w, c], batch,
-    trainImgPerSec: Math.round(train * 10) / 10, inferImgPerSec: Math.round(infer * 10) / 10 };
+    trainImgPerSec: Math.round(train * 10) / 10, inferImgPerSec: Math.round(infer * 10) / 10, steadyInferImgPerSec: Math.round(steady * 10) / 10 };
 }
+
+/**
+ * PyTorch's side of the steady inference column: the reference script's own model (`build`),
+ * eval mode, no_grad, 5 warm-up forwards and `passes` timed ones of batch 256, per shape. The
+ * script itself times only three forwards, a window of a few milliseconds on a GPU.
+ */
+const STEADY_PY = `
+import sys, json, time, importlib.util, torch
+script, dev, threads, passes = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+spec = importlib.util.spec_from_file_location('torch_ae_ref', script); mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+torch.set_num_threads(threads); torch.manual_seed(0)
+sync = torch.cuda.synchronize if dev == 'cuda' else (lambda: None)
+for h, w, c in [(28, 28, 1), (128, 128, 3)]:
+    m = mod.build(h, w, c).to(dev).eval(); x = torch.rand(256, c, h, w, device=dev)
+    with torch.no_grad():
+        for _ in range(5): m(x)
+        sync(); t = time.perf_counter()
+        for _ in range(passes): m(x)
+        sync(); dt = time.perf_counter() - t
+    print(json.dumps({'shape': [h, w, c], 'steadyInferImgPerSec': round(passes * 256 / dt, 1)}))
+`;
 
 function runTorch(device: string, steps: number): Row[] | string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -74,12 +106,24 @@ function runTorch(device: string, steps: number): Row[] | string {
   if (!python) return 'PyTorch not importable (Debian: apt-get install python3-torch)';
   const r = spawnSync(python, [script, device, '--steps', String(steps), '--threads', String(getNumThreads()), '--json'], { encoding: 'utf8' });
   if (r.status !== 0) return `reference failed: ${r.stderr.slice(-500)}`;
-  return r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Row);
+  const rows = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Row);
+  const steady = spawnSync(python, ['-c', STEADY_PY, script, device, String(getNumThreads()), String(inferPasses)], { encoding: 'utf8' });
+  if (steady.status === 0) {
+    const byShape = new Map(steady.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => {
+      const j = JSON.parse(l) as { shape: number[]; steadyInferImgPerSec: number };
+      return [j.shape.join('x'), j.steadyInferImgPerSec] as const;
+    }));
+    for (const row of rows) row.steadyInferImgPerSec = byShape.get(row.shape.join('x'));
+  } else {
+    process.stderr.write(`steady inference on the PyTorch side failed: ${steady.stderr.slice(-300)}\n`);
+  }
+  return rows;
 }
 
 const device = resolveDevice(arg('device', 'cpu'));
 const steps = Number(arg('steps', '20'));
 const rounds = Math.max(1, Number(arg('rounds', '3')));
+const inferPasses = Math.max(1, Number(arg('infer-passes', '30')));
 const shapes: [number, number, number, number][] = [[28, 28, 1, 64], [128, 128, 3, 16]];
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
@@ -87,7 +131,9 @@ const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); retu
 function medianRows(perRound: Row[][]): Row[] {
   return perRound[0].map((r, i) => ({ ...r,
     trainImgPerSec: Math.round(median(perRound.map((rs) => rs[i].trainImgPerSec)) * 10) / 10,
-    inferImgPerSec: Math.round(median(perRound.map((rs) => rs[i].inferImgPerSec)) * 10) / 10 }));
+    inferImgPerSec: Math.round(median(perRound.map((rs) => rs[i].inferImgPerSec)) * 10) / 10,
+    steadyInferImgPerSec: perRound.every((rs) => rs[i].steadyInferImgPerSec !== undefined)
+      ? Math.round(median(perRound.map((rs) => rs[i].steadyInferImgPerSec!)) * 10) / 10 : undefined }));
 }
 
 const oursPerRound: Row[][] = [];
@@ -105,14 +151,17 @@ const theirs: Row[] | string = theirsFailure || medianRows(theirsPerRound);
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 console.log(`\nbench/engine: reference autoencoder, device ${device}, ${getNumThreads()} threads, ${steps} steps/epoch, median of ${rounds} alternating rounds\n`);
-console.log(`${'shape'.padEnd(12)} ${pad('batch', 5)} ${'engine'.padEnd(26)} ${pad('train img/s', 12)} ${pad('infer img/s', 12)}`);
+const steadyHead = `infer x${inferPasses}`;
+const sv = (v?: number) => (v === undefined ? '-' : v);
+const ratio = (a?: number, b?: number) => (a === undefined || b === undefined ? '-' : (a / b).toFixed(2) + 'x');
+console.log(`${'shape'.padEnd(12)} ${pad('batch', 5)} ${'engine'.padEnd(26)} ${pad('train img/s', 12)} ${pad('infer img/s', 12)} ${pad(steadyHead, 12)}`);
 ours.forEach((r, i) => {
   const t = Array.isArray(theirs) ? theirs[i] : undefined;
   const shape = r.shape.join('x');
-  console.log(`${shape.padEnd(12)} ${pad(r.batch, 5)} ${r.engine.padEnd(26)} ${pad(r.trainImgPerSec, 12)} ${pad(r.inferImgPerSec, 12)}`);
+  console.log(`${shape.padEnd(12)} ${pad(r.batch, 5)} ${r.engine.padEnd(26)} ${pad(r.trainImgPerSec, 12)} ${pad(r.inferImgPerSec, 12)} ${pad(sv(r.steadyInferImgPerSec), 12)}`);
   if (t) {
-    console.log(`${''.padEnd(12)} ${pad(t.batch, 5)} ${t.engine.padEnd(26)} ${pad(t.trainImgPerSec, 12)} ${pad(t.inferImgPerSec, 12)}`);
-    console.log(`${''.padEnd(12)} ${pad('', 5)} ${'ratio vigil/pytorch'.padEnd(26)} ${pad((r.trainImgPerSec / t.trainImgPerSec).toFixed(2) + 'x', 12)} ${pad((r.inferImgPerSec / t.inferImgPerSec).toFixed(2) + 'x', 12)}`);
+    console.log(`${''.padEnd(12)} ${pad(t.batch, 5)} ${t.engine.padEnd(26)} ${pad(t.trainImgPerSec, 12)} ${pad(t.inferImgPerSec, 12)} ${pad(sv(t.steadyInferImgPerSec), 12)}`);
+    console.log(`${''.padEnd(12)} ${pad('', 5)} ${'ratio vigil/pytorch'.padEnd(26)} ${pad(ratio(r.trainImgPerSec, t.trainImgPerSec), 12)} ${pad(ratio(r.inferImgPerSec, t.inferImgPerSec), 12)} ${pad(ratio(r.steadyInferImgPerSec, t.steadyInferImgPerSec), 12)}`);
   }
 });
 if (!Array.isArray(theirs)) console.log(`\nPyTorch side not run: ${theirs}`);

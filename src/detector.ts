@@ -90,7 +90,7 @@ export interface DetectorOptions {
   model?: 'ae' | 'aae';
   /**
    * Robust adversarial autoencoder settings (model 'aae'): prior ('gmm' (default) | 'normal'), components,
-   * reject (fraction or 'auto', default 0.05), rejectBy ('prior' | 'prior+recon' | 'prior+recon+knn'), warmup (epochs,
+   * reject (fraction or 'auto', default 0.05), rejectBy ('prior' | 'prior+recon' | 'prior+recon+knn' (default)), warmup (epochs,
    * default 2), discLr, genLr, discriminator size. See src/models/aae.ts and src/train/aae-task.ts.
    */
   aae?: AaeOptions;

@@ -86,7 +86,7 @@ export const AAE_DEFAULTS: AaeConfig = { prior: 'gmm', components: 10, priorRadi
 export type RejectBy = 'prior' | 'prior+recon' | 'prior+recon+knn';
 export const REJECT_BY: readonly RejectBy[] = ['prior', 'prior+recon', 'prior+recon+knn'];
 
-export const AAE_TRAINING_DEFAULTS: AaeTrainingConfig = { reject: 0.05, rejectBy: 'prior', warmup: 2, maxReject: 0.2 };
+export const AAE_TRAINING_DEFAULTS: AaeTrainingConfig = { reject: 0.05, rejectBy: 'prior+recon+knn', warmup: 2, maxReject: 0.2 };
 
 function defined<T extends object>(o: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;

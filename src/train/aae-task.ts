@@ -22,10 +22,10 @@
  * three phases (they are dropped from the batch before the forward pass, so they do not even
  * enter batch-norm statistics; the losses are weighted means over the rest). The ranking
  * (`rejectBy`) is
- * - `'prior'` (default): the prior log-likelihood log p(E(x)) of the code, lowest first;
+ * - `'prior'`: the prior log-likelihood log p(E(x)) of the code, lowest first;
  * - `'prior+recon'`: the average of the rank of -log p(E(x)) and the rank of the reconstruction
  *   error (the training loss per image), highest first;
- * - `'prior+recon+knn'`: both, and the rank of the code's mean distance to its k nearest training
+ * - `'prior+recon+knn'` (default): both, and the rank of the code's mean distance to its k nearest training
  *   codes, k = the number rejected (at least 10), so that a group of contaminants smaller than the
  *   rejected share counts as sparse even when its members sit close together.
  *

@@ -1,6 +1,7 @@
 /** The plain autoencoder's training step: reconstruct, per-image loss, mean, Adam(W). */
 import { ops, tidy, noGrad, Adam, AdamW, type Optimizer, type Tensor } from '../engine/index.js';
 import type { ConvAutoencoder } from '../models/autoencoder.js';
+import type { Module } from '../engine/nn/module.js';
 import { perImageLoss, type LossName } from './losses.js';
 import type { TrainingTask } from './trainer.js';
 
@@ -37,27 +38,19 @@ export function modelSubset(all: Map<string, Tensor>): Map<string, Tensor> {
   return optimizerSubset('model', all);
 }
 
-export class AutoencoderTask implements TrainingTask {
+/**
+ * What every task that trains one module with one optimizer shares: learning rate, checkpoints
+ * (`model.*` and `opt.*` tensors), best-epoch snapshots, disposal. Subclasses write `step` and `validate`.
+ */
+export abstract class SingleModelTask<M extends Module> implements TrainingTask {
   readonly opt: Optimizer;
-  constructor(readonly model: ConvAutoencoder, readonly loss: LossName, opt: OptimizerOptions) {
+  constructor(readonly model: M, opt: OptimizerOptions) {
     this.opt = makeOptimizer(model.parameters(), opt);
   }
+  abstract step(b: { x: Tensor; indices: number[] }, epoch: number): number;
+  abstract validate(x: Tensor): number;
   setLr(lr: number): void {
     this.opt.lr = lr;
-  }
-  step(b: { x: Tensor }): number {
-    this.model.train();
-    return tidy(() => {
-      this.opt.zeroGrad();
-      const loss = ops.mean(perImageLoss(this.loss, this.model.forward(b.x), b.x));
-      loss.backward();
-      this.opt.step();
-      return loss.item();
-    });
-  }
-  validate(x: Tensor): number {
-    this.model.eval();
-    return noGrad(() => tidy(() => ops.mean(perImageLoss(this.loss, this.model.forward(x), x)).item()));
   }
   checkpoint() {
     const tensors = new Map<string, Tensor>();
@@ -77,5 +70,25 @@ export class AutoencoderTask implements TrainingTask {
   }
   dispose(): void {
     this.opt.dispose();
+  }
+}
+
+export class AutoencoderTask extends SingleModelTask<ConvAutoencoder> {
+  constructor(model: ConvAutoencoder, readonly loss: LossName, opt: OptimizerOptions) {
+    super(model, opt);
+  }
+  step(b: { x: Tensor }): number {
+    this.model.train();
+    return tidy(() => {
+      this.opt.zeroGrad();
+      const loss = ops.mean(perImageLoss(this.loss, this.model.forward(b.x), b.x));
+      loss.backward();
+      this.opt.step();
+      return loss.item();
+    });
+  }
+  validate(x: Tensor): number {
+    this.model.eval();
+    return noGrad(() => tidy(() => ops.mean(perImageLoss(this.loss, this.model.forward(x), x)).item()));
   }
 }

@@ -90,7 +90,7 @@ test('the auto fraction: about 0.1% of prior samples, the planted outliers when 
 });
 
 test('config defaults and validation; the discriminator is a separate store', () => {
-  assert.deepEqual(aaeTrainingConfig({}), { reject: 0.05, rejectBy: 'prior', warmup: 2, maxReject: 0.2 });
+  assert.deepEqual(aaeTrainingConfig({}), { reject: 0.05, rejectBy: 'prior+recon+knn', warmup: 2, maxReject: 0.2 });
   assert.equal(aaeConfig({ prior: 'gmm' }).components, 10);
   assert.throws(() => aaeTrainingConfig({ reject: 1.5 }), /reject must be a fraction in \[0, 1\) or 'auto'/);
   assert.throws(() => aaeTrainingConfig({ rejectBy: 'recon' as 'prior' }), /rejectBy must be 'prior', 'prior\+recon', 'prior\+recon\+knn', got "recon"/);
@@ -122,7 +122,7 @@ test('rejection leaves out exactly round(f * n) images, the least likely under t
   const source = flatSource(levels);
   const plan = await planBatches({ source, indices: levels.map((_, i) => i), preprocessing: PRE, batchSize: 8, device: 'cpu', seed: 0 });
   const aae = new AdversarialAutoencoder(ARCH, { discHidden: 16 });
-  const task = new AaeTask(aae, 'mse', OPT, plan, { reject: 0.25, warmup: 1 });
+  const task = new AaeTask(aae, 'mse', OPT, plan, { reject: 0.25, warmup: 1, rejectBy: 'prior' });
   try {
     // Constructed case: the code of an image is its mean intensity times 3 in every dimension, so the
     // brightest images are farthest from the origin, i.e. least likely under N(0, I).
