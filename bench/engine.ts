@@ -54,22 +54,17 @@ function runVigil(device: string, h: number, w: number, c: number, batch: number
   const train = (batch * steps) / times.sort((a, b) => a - b)[1];
   model.eval();
   const inf = ops.rand([256, c, h, w], { device });
-  const infer = noGrad(() => {
-    tidy(() => { model.forward(inf); });
+  /** Images per second of `passes` eval forwards of the batch of 256 after `warmup` untimed ones. */
+  const forwardsPerSec = (warmup: number, passes: number) => noGrad(() => {
+    for (let k = 0; k < warmup; k++) tidy(() => { model.forward(inf); });
     synchronize();
     const t = performance.now();
-    for (let k = 0; k < 3; k++) tidy(() => { model.forward(inf); });
+    for (let k = 0; k < passes; k++) tidy(() => { model.forward(inf); });
     synchronize();
-    return (3 * 256) / ((performance.now() - t) / 1000);
+    return (passes * 256) / ((performance.now() - t) / 1000);
   });
-  const steady = noGrad(() => {
-    for (let k = 0; k < 5; k++) tidy(() => { model.forward(inf); });
-    synchronize();
-    const t = performance.now();
-    for (let k = 0; k < inferPasses; k++) tidy(() => { model.forward(inf); });
-    synchronize();
-    return (inferPasses * 256) / ((performance.now() - t) / 1000);
-  });
+  const infer = forwardsPerSec(1, 3); // the reference script's protocol
+  const steady = forwardsPerSec(5, inferPasses);
   xs.dispose(); inf.dispose(); opt.dispose(); model.dispose();
   return { engine: `vigil (libtorch ${engineInfo().torch})`, device, threads: getNumThreads(), shape: [h, w, c], batch,
     trainImgPerSec: Math.round(train * 10) / 10, inferImgPerSec: Math.round(infer * 10) / 10, steadyInferImgPerSec: Math.round(steady * 10) / 10 };
@@ -129,11 +124,13 @@ const shapes: [number, number, number, number][] = [[28, 28, 1, 64], [128, 128, 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 /** One row per shape whose throughputs are the medians over rounds. */
 function medianRows(perRound: Row[][]): Row[] {
-  return perRound[0].map((r, i) => ({ ...r,
-    trainImgPerSec: Math.round(median(perRound.map((rs) => rs[i].trainImgPerSec)) * 10) / 10,
-    inferImgPerSec: Math.round(median(perRound.map((rs) => rs[i].inferImgPerSec)) * 10) / 10,
-    steadyInferImgPerSec: perRound.every((rs) => rs[i].steadyInferImgPerSec !== undefined)
-      ? Math.round(median(perRound.map((rs) => rs[i].steadyInferImgPerSec!)) * 10) / 10 : undefined }));
+  return perRound[0].map((r, i) => {
+    const med = (key: 'trainImgPerSec' | 'inferImgPerSec' | 'steadyInferImgPerSec') => {
+      const vs = perRound.map((rs) => rs[i][key]);
+      return vs.every((v) => v !== undefined) ? Math.round(median(vs as number[]) * 10) / 10 : undefined;
+    };
+    return { ...r, trainImgPerSec: med('trainImgPerSec')!, inferImgPerSec: med('inferImgPerSec')!, steadyInferImgPerSec: med('steadyInferImgPerSec') };
+  });
 }
 
 const oursPerRound: Row[][] = [];

@@ -23,7 +23,7 @@ import type { AugmentOptions } from './data/augment.js';
 import { ConvAutoencoder, defaultArchitecture, type Architecture } from './models/autoencoder.js';
 import { planBatches, type BatchPlan } from './train/batches.js';
 import { runTraining, type EpochRecord, type TrainingSummary } from './train/trainer.js';
-import { AutoencoderTask } from './train/autoencoder-task.js';
+import { AutoencoderTask, tensorsUnder } from './train/autoencoder-task.js';
 import { AaeTask } from './train/aae-task.js';
 import { AdversarialAutoencoder, aaeTrainingConfig, type AaeOptions, type AaeJSON, type RejectBy } from './models/aae.js';
 import type { LossName } from './train/losses.js';
@@ -42,6 +42,7 @@ export type BaseScore = 'mse' | 'ssim' | 'density' | 'transform';
 /** Which score ranks images and decides verdicts. 'combined' fuses the `combine` list. */
 export type ScoreKind = BaseScore | 'combined';
 export const SCORE_KINDS: readonly ScoreKind[] = ['mse', 'ssim', 'density', 'transform', 'combined'];
+export const BASE_SCORES: readonly BaseScore[] = ['mse', 'ssim', 'density', 'transform'];
 /** The scores of every detector; 'transform' exists only with the transformation classifier (`transforms` option). */
 type CoreKind = Exclude<ScoreKind, 'transform'>;
 type CoreBase = Exclude<BaseScore, 'transform'>;
@@ -321,7 +322,7 @@ export class Detector {
     if (transformOpts) {
       transform = await trainTransformNet(transformOpts, { source, train, preprocessing, device, seed, strict: o.strict, warn, progress: o.progress });
     }
-    const transformScorer = transform ? (x: Tensor) => transformScores(transform!.net, transform!.set, x) : undefined;
+    const transformScorer = scorerOf(transform);
 
     // Density of the training codes (for the robust AAE: of the images it kept), and every score's
     // statistics and threshold on validation images.
@@ -333,8 +334,7 @@ export class Detector {
     valPlan.dispose();
     const base = withDensity(valScores, kde);
     const trainBase = withDensity(trainScores, kde);
-    const st: BaseRecord<ScoreStats> = { mse: stats(base.mse), ssim: stats(base.ssim), density: stats(base.density) };
-    if (base.transform) st.transform = stats(base.transform);
+    const st = perBase(base, (k) => stats(base[k]!));
     const combined = fuse(base, combine, st);
     const trainCombined = fuse(trainBase, combine, st);
     const thresholdFor = (normal: Float32Array, trainAll: Float32Array): ThresholdSpec => {
@@ -344,12 +344,9 @@ export class Detector {
       return fitThreshold({ method: 'fixed', value: t.value }).spec;
     };
     const thresholds: ScoreRecord<ThresholdSpec> = {
-      mse: thresholdFor(base.mse, trainBase.mse),
-      ssim: thresholdFor(base.ssim, trainBase.ssim),
-      density: thresholdFor(base.density, trainBase.density),
+      ...perBase(base, (k) => thresholdFor(base[k]!, trainBase[k]!)),
       combined: thresholdFor(combined, trainCombined),
     };
-    if (base.transform && trainBase.transform) thresholds.transform = thresholdFor(base.transform, trainBase.transform);
     const kdeState = kde.toState();
     for (const t of kdeState.tensors.values()) t.dispose();
     const state: DetectorState = {
@@ -399,8 +396,7 @@ export class Detector {
     const plan = await planBatches({ source, indices, preprocessing: this.state.preprocessing, batchSize: options.batchSize ?? 256, device: this.device, seed: 0, strict: options.strict });
     let raw: RawScores;
     try {
-      const t = this.transform;
-      raw = await scoreBatches(this.model, plan, { maps: options.maps || undefined, onBatch: options.onProgress, transform: t ? (x) => transformScores(t.net, t.set, x) : undefined });
+      raw = await scoreBatches(this.model, plan, { maps: options.maps || undefined, onBatch: options.onProgress, transform: scorerOf(this.transform) });
     } finally {
       plan.dispose();
     }
@@ -411,9 +407,8 @@ export class Detector {
     const recon = this.resolveKind('recon') as 'mse' | 'ssim';
     const results = raw.indices.map((idx, i): ImageScore => {
       const item = source.items[idx];
-      const scores: ScoreRecord<number> = { mse: s.mse[i], ssim: s.ssim[i], density: s.density[i], combined: combined[i] };
-      const flags: BaseRecord<boolean> = { mse: scores.mse > th.mse.value, ssim: scores.ssim > th.ssim.value, density: scores.density > th.density.value };
-      if (s.transform) { scores.transform = s.transform[i]; flags.transform = scores.transform > th.transform!.value; }
+      const scores: ScoreRecord<number> = { ...perBase(s, (k) => s[k]![i]!), combined: combined[i]! };
+      const flags = perBase(s, (k) => scores[k]! > th[k]!.value);
       const score = scores[kind]!;
       const isAnomaly = options.rule === 'either' ? flags.density || flags[recon] : score > th[kind]!.value;
       const r: ImageScore = { id: item.id, score, isAnomaly, scores, flags };
@@ -495,8 +490,7 @@ export class Detector {
         if (aae) {
           aae.loadStateDict(new Map([...tensors].filter(([k]) => k.startsWith('model.') || k.startsWith('disc.'))), `${dir}/weights.safetensors`);
         } else {
-          const modelTensors = new Map([...tensors].filter(([k]) => k.startsWith('model.')).map(([k, t]) => [k.slice(6), t] as [string, Tensor]));
-          model.loadStateDict(modelTensors, `${dir}/weights.safetensors`);
+          model.loadStateDict(tensorsUnder('model', tensors), `${dir}/weights.safetensors`);
         }
       } catch (e) {
         if (aae) aae.dispose(); else model.dispose();
@@ -507,7 +501,7 @@ export class Detector {
       if (m.transforms !== undefined) {
         try {
           transform = buildTransformNet(m.transforms as ResolvedTransformOptions, architecture, device);
-          transform.net.loadStateDict(new Map([...tensors].filter(([k]) => k.startsWith('transform.')).map(([k, t]) => [k.slice(10), t] as [string, Tensor])), `${dir}/weights.safetensors`);
+          transform.net.loadStateDict(tensorsUnder('transform', tensors), `${dir}/weights.safetensors`);
           transform.net.eval();
         } catch (e) {
           transform?.net.dispose();
@@ -552,6 +546,16 @@ function withDensity(raw: RawScores, kde: LatentKDE): BaseRecord<Float32Array> {
   return { mse: raw.mse, ssim: raw.ssim, density: kde.score(raw.codes), ...(raw.transform ? { transform: raw.transform } : {}) };
 }
 
+/** A value for each base score the detector computed (the transformation classifier's only when it has one). */
+function perBase<V>(s: BaseRecord<Float32Array>, value: (k: BaseScore) => V): BaseRecord<V> {
+  return Object.fromEntries(BASE_SCORES.filter((k) => s[k] !== undefined).map((k) => [k, value(k)])) as BaseRecord<V>;
+}
+
+/** The transformation classifier as a per-batch scorer for scoreBatches, when there is one. */
+function scorerOf(t: { net: TransformNet; set: TransformSet } | undefined): ((x: Tensor) => Float32Array) | undefined {
+  return t ? (x) => transformScores(t.net, t.set, x) : undefined;
+}
+
 /** Mean of the chosen scores, each standardised by its normal validation statistics. */
 function fuse(s: BaseRecord<Float32Array>, combine: BaseScore[], st: BaseRecord<ScoreStats>): Float32Array {
   const n = s.mse.length;
@@ -563,8 +567,6 @@ function fuse(s: BaseRecord<Float32Array>, combine: BaseScore[], st: BaseRecord<
   }
   return out;
 }
-
-const BASE_SCORES: readonly BaseScore[] = ['mse', 'ssim', 'density', 'transform'];
 
 function checkCombine(combine: BaseScore[], hasTransform: boolean): void {
   if (!Array.isArray(combine) || combine.length === 0) throw new Error(`combine must list at least one of ${BASE_SCORES.join(', ')}`);

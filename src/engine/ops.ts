@@ -265,7 +265,6 @@ export function crossEntropy(logits: Tensor, target: Tensor, reduction: 'mean' |
   return t1('cross_entropy_loss', '', [logits, target, null, REDUCTION[reduction], -100, 0]);
 }
 
-
 /** Squared Euclidean distances between the rows of a [n,d] and b [m,d]: [n,m], clamped at 0. */
 export function pairwiseSqDist(a: Tensor, b: Tensor): Tensor {
   const aa = sum(mul(a, a), 1, true);

@@ -23,7 +23,7 @@
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Detector, type DetectorOptions, type ImageScore, type ScoreKind, type ScoreOptions, type BaseScore, type ScoreRecord, type BaseRecord } from '../detector.js';
+import { Detector, BASE_SCORES, type DetectorOptions, type ImageScore, type ScoreKind, type ScoreOptions, type BaseScore, type ScoreRecord, type BaseRecord } from '../detector.js';
 import { evaluate as evaluateScores, type EvaluationSummary } from '../eval/metrics.js';
 import type { ImageSource } from '../data/types.js';
 import { writeDirAtomic } from '../util/fs.js';
@@ -35,7 +35,6 @@ export interface EnsembleOptions extends DetectorOptions {
 }
 
 const MANIFEST = 'ensemble.json';
-const BASES: BaseScore[] = ['mse', 'ssim', 'density', 'transform'];
 
 export class DetectorEnsemble {
   private constructor(readonly members: Detector[], private readonly seeds: number[]) {}
@@ -121,7 +120,7 @@ export class DetectorEnsemble {
     return first.map((r0, i) => {
       const kinds = this.scoreKinds;
       const scores = Object.fromEntries(kinds.map((k) => [k, mean(per.map((p) => p[i]!.scores[k]!))])) as ScoreRecord<number>;
-      const flags = Object.fromEntries(BASES.filter((k) => kinds.includes(k)).map((k) => [k, scores[k]! > th[k]!])) as BaseRecord<boolean>;
+      const flags = Object.fromEntries(BASE_SCORES.filter((k) => kinds.includes(k)).map((k) => [k, scores[k]! > th[k]!])) as BaseRecord<boolean>;
       const isAnomaly = options.rule === 'either' ? flags.density || !!flags[recon] : scores[kind]! > th[kind]!;
       const out: ImageScore = { ...r0, score: scores[kind]!, scores, flags, isAnomaly };
       if (r0.map) {

@@ -60,7 +60,7 @@ import type { Prior, GaussianMixtureJSON } from '../models/prior.js';
 import type { BatchPlan } from './batches.js';
 import { perImageLoss, type LossName } from './losses.js';
 import type { TrainingTask } from './trainer.js';
-import { makeOptimizer, cloneState, optimizerTensors, optimizerSubset, type OptimizerOptions } from './autoencoder-task.js';
+import { makeOptimizer, cloneState, optimizerTensors, tensorsUnder, type OptimizerOptions } from './autoencoder-task.js';
 
 const ADV_BETAS: [number, number] = [0.5, 0.999];
 
@@ -247,9 +247,9 @@ export class AaeTask implements TrainingTask {
     const s = state as { opt: Record<string, number>; gopt?: Record<string, number>; dopt?: Record<string, number>; rejected?: number[]; rejectFraction?: number };
     if (!s?.gopt || !s?.dopt) throw new Error('checkpoint: not an adversarial autoencoder checkpoint (no discriminator optimizer state); delete the checkpoint folder or train with the model it was written for');
     this.model.loadStateDict(tensors, 'checkpoint');
-    this.recOpt.loadStateDict({ tensors: optimizerSubset('opt', tensors), scalars: s.opt });
-    this.genOpt.loadStateDict({ tensors: optimizerSubset('gopt', tensors), scalars: s.gopt });
-    this.discOpt.loadStateDict({ tensors: optimizerSubset('dopt', tensors), scalars: s.dopt });
+    this.recOpt.loadStateDict({ tensors: tensorsUnder('opt', tensors), scalars: s.opt });
+    this.genOpt.loadStateDict({ tensors: tensorsUnder('gopt', tensors), scalars: s.gopt });
+    this.discOpt.loadStateDict({ tensors: tensorsUnder('dopt', tensors), scalars: s.dopt });
     this.setRejected(s.rejected ?? [], s.rejectFraction ?? 0);
   }
 

@@ -28,27 +28,39 @@ export function optimizerTensors(prefix: string, opt: Optimizer, into: Map<strin
   return s.scalars;
 }
 
-export function optimizerSubset(prefix: string, all: Map<string, Tensor>): Map<string, Tensor> {
+/** The tensors named `prefix.*`, with the prefix taken off (a module's or an optimizer's part of a checkpoint or bundle). */
+export function tensorsUnder(prefix: string, all: Map<string, Tensor>): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   for (const [k, t] of all) if (k.startsWith(`${prefix}.`)) out.set(k.slice(prefix.length + 1), t);
   return out;
 }
 
-export function modelSubset(all: Map<string, Tensor>): Map<string, Tensor> {
-  return optimizerSubset('model', all);
-}
-
 /**
- * What every task that trains one module with one optimizer shares: learning rate, checkpoints
- * (`model.*` and `opt.*` tensors), best-epoch snapshots, disposal. Subclasses write `step` and `validate`.
+ * What every task that trains one module with one optimizer shares: the training step and the
+ * validation loss (both from `loss`, the one thing a subclass writes), learning rate, checkpoints
+ * (`model.*` and `opt.*` tensors), best-epoch snapshots, disposal.
  */
 export abstract class SingleModelTask<M extends Module> implements TrainingTask {
   readonly opt: Optimizer;
   constructor(readonly model: M, opt: OptimizerOptions) {
     this.opt = makeOptimizer(model.parameters(), opt);
   }
-  abstract step(b: { x: Tensor; indices: number[] }, epoch: number): number;
-  abstract validate(x: Tensor): number;
+  /** The scalar loss of a batch (called in train mode for steps, in eval mode without gradient for validation). */
+  protected abstract loss(x: Tensor): Tensor;
+  step(b: { x: Tensor }): number {
+    this.model.train();
+    return tidy(() => {
+      this.opt.zeroGrad();
+      const loss = this.loss(b.x);
+      loss.backward();
+      this.opt.step();
+      return loss.item();
+    });
+  }
+  validate(x: Tensor): number {
+    this.model.eval();
+    return noGrad(() => tidy(() => this.loss(x).item()));
+  }
   setLr(lr: number): void {
     this.opt.lr = lr;
   }
@@ -59,8 +71,8 @@ export abstract class SingleModelTask<M extends Module> implements TrainingTask 
     return { tensors, state: { opt: scalars } };
   }
   restore(tensors: Map<string, Tensor>, state: unknown): void {
-    this.model.loadStateDict(modelSubset(tensors), 'checkpoint');
-    this.opt.loadStateDict({ tensors: optimizerSubset('opt', tensors), scalars: (state as { opt: Record<string, number> }).opt });
+    this.model.loadStateDict(tensorsUnder('model', tensors), 'checkpoint');
+    this.opt.loadStateDict({ tensors: tensorsUnder('opt', tensors), scalars: (state as { opt: Record<string, number> }).opt });
   }
   snapshot() {
     return cloneState(this.model.stateDict());
@@ -74,21 +86,10 @@ export abstract class SingleModelTask<M extends Module> implements TrainingTask 
 }
 
 export class AutoencoderTask extends SingleModelTask<ConvAutoencoder> {
-  constructor(model: ConvAutoencoder, readonly loss: LossName, opt: OptimizerOptions) {
+  constructor(model: ConvAutoencoder, readonly lossName: LossName, opt: OptimizerOptions) {
     super(model, opt);
   }
-  step(b: { x: Tensor }): number {
-    this.model.train();
-    return tidy(() => {
-      this.opt.zeroGrad();
-      const loss = ops.mean(perImageLoss(this.loss, this.model.forward(b.x), b.x));
-      loss.backward();
-      this.opt.step();
-      return loss.item();
-    });
-  }
-  validate(x: Tensor): number {
-    this.model.eval();
-    return noGrad(() => tidy(() => ops.mean(perImageLoss(this.loss, this.model.forward(x), x)).item()));
+  protected loss(x: Tensor): Tensor {
+    return ops.mean(perImageLoss(this.lossName, this.model.forward(x), x));
   }
 }
