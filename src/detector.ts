@@ -192,7 +192,11 @@ interface DetectorState {
   thresholds: ScoreRecord<ThresholdSpec>;
   stats: BaseRecord<ScoreStats>;
   transforms?: ResolvedTransformOptions;
-  training?: TrainingSummary & { items: number; validationItems: number; device: string; engine: string; rejected?: RejectedSummary };
+  training?: TrainingSummary & {
+    items: number; validationItems: number; device: string; engine: string; rejected?: RejectedSummary;
+    /** What fixed the training/validation split and the thresholds (withTransforms redoes them). */
+    seed?: number; valFraction?: number; normalClass?: string | string[]; threshold?: ThresholdOption;
+  };
   kde: ReturnType<LatentKDE['toState']>['json'];
 }
 
@@ -268,9 +272,8 @@ export class Detector {
     if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
     manualSeed(seed);
     const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn });
-    let indices = source.items.map((_, i) => i);
-    if (o.normalClass !== undefined && typeof input === 'string') indices = indices.filter((i) => source.items[i].label !== 1);
-    if (indices.length === 0) throw new Error(`no training images in ${typeof input === 'string' ? input : 'the source'}${o.normalClass ? ` for normal class ${o.normalClass}` : ''}`);
+    const valFraction = o.valFraction ?? 0.1;
+    const { train, val } = trainingSplit(source, input, { normalClass: o.normalClass, valFraction, seed, warn });
 
     const native = source.nativeSize ?? (await probeFirstImage(source));
     const size = o.size ?? (source.nativeSize ? [source.nativeSize.height, source.nativeSize.width] : 64);
@@ -278,12 +281,6 @@ export class Detector {
     const preprocessing: Preprocessing = { height, width, channels: o.channels ?? native?.channels ?? 3, resize: o.resize ?? 'stretch' };
     const architecture = defaultArchitecture({ height, width, channels: preprocessing.channels }, o.architecture);
 
-    const valFraction = o.valFraction ?? 0.1;
-    let { train, val } = splitIndices(indices, { fraction: indices.length >= 20 ? valFraction : 0, seed });
-    if (val.length === 0) {
-      warn(`only ${indices.length} training images: thresholds are fitted on the training images themselves`);
-      val = train;
-    }
     const batchSize = o.batchSize ?? 128;
     const planFor = (idx: number[], augment?: AugmentOptions) =>
       planBatches({ source, indices: idx, preprocessing, batchSize, device, seed, augment, strict: o.strict, onWarning: warn });
@@ -318,35 +315,22 @@ export class Detector {
       task.dispose();
     }
 
-    let transform: { net: TransformNet; set: TransformSet } | undefined;
-    if (transformOpts) {
-      transform = await trainTransformNet(transformOpts, { source, train, preprocessing, device, seed, strict: o.strict, warn, progress: o.progress });
-    }
-    const transformScorer = scorerOf(transform);
+    const transform = transformOpts
+      ? await trainTransformNet(transformOpts, { source, train, preprocessing, device, seed, strict: o.strict, warn, progress: o.progress })
+      : undefined;
 
-    // Density of the training codes (for the robust AAE: of the images it kept), and every score's
-    // statistics and threshold on validation images.
-    const trainScores = await scoreBatches(model, trainPlan, { transform: transformScorer });
+    // Density of the training codes (for the robust AAE: of the images it kept), then every
+    // score's statistics and threshold on validation images.
+    const threshold = o.threshold ?? { method: 'quantile', q: 0.95 };
+    const byContamination = threshold.method === 'contamination';
+    // the training images' own scores matter to a contamination threshold only; the classifier's
+    // costs a forward per transformation, so it is skipped when nothing reads it
+    const trainScores = await scoreBatches(model, trainPlan, { transform: byContamination ? scorerOf(transform) : undefined });
     const kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
     kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
-    const valScores = await scoreBatches(model, valPlan, { transform: transformScorer });
+    const { stats: st, thresholds } = await calibrate({ model, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine, threshold });
     trainPlan.dispose();
     valPlan.dispose();
-    const base = withDensity(valScores, kde);
-    const trainBase = withDensity(trainScores, kde);
-    const st = perBase(base, (k) => stats(base[k]!));
-    const combined = fuse(base, combine, st);
-    const trainCombined = fuse(trainBase, combine, st);
-    const thresholdFor = (normal: Float32Array, trainAll: Float32Array): ThresholdSpec => {
-      const t = o.threshold ?? { method: 'quantile', q: 0.95 };
-      if (t.method === 'quantile') return fitThreshold({ method: 'quantile', normalScores: normal, q: t.q ?? 0.95 }).spec;
-      if (t.method === 'contamination') return fitThreshold({ method: 'contamination', scores: trainAll, contamination: t.contamination }).spec;
-      return fitThreshold({ method: 'fixed', value: t.value }).spec;
-    };
-    const thresholds: ScoreRecord<ThresholdSpec> = {
-      ...perBase(base, (k) => thresholdFor(base[k]!, trainBase[k]!)),
-      combined: thresholdFor(combined, trainCombined),
-    };
     const kdeState = kde.toState();
     for (const t of kdeState.tensors.values()) t.dispose();
     const state: DetectorState = {
@@ -355,9 +339,73 @@ export class Detector {
       training: {
         ...summary, items: train.length, validationItems: val === train ? 0 : val.length, device, engine: `libtorch ${engineInfo().torch}`,
         ...(rejectedSummary ? { rejected: rejectedSummary } : {}),
+        seed, valFraction, threshold, ...(o.normalClass !== undefined ? { normalClass: o.normalClass } : {}),
       },
     };
     return new Detector(model, kde, state, device, aae, transform);
+  }
+
+  /**
+   * A copy of this detector with the transformation classifier added: trained on the same
+   * training images (pass the same input as to `fit`), its score fused into `combined`, the
+   * statistics and thresholds refitted on the same validation images. The autoencoder and the
+   * latent density are copied, not retrained, so trying the classifier on a trained model costs
+   * only the classifier. On the CPU the result equals `fit(input, { ...options, transforms })`.
+   */
+  async withTransforms(
+    input: string | string[] | ImageSource,
+    transforms: true | TransformOptions = true,
+    options: { combine?: BaseScore[]; batchSize?: number; strict?: boolean; progress?: boolean; onWarning?: (message: string) => void } = {},
+  ): Promise<Detector> {
+    const t = this.state.training;
+    if (this.transform) throw new Error('withTransforms: this detector already has the transformation classifier');
+    if (t?.seed === undefined || t.valFraction === undefined || !t.threshold) {
+      throw new Error('withTransforms: this model was saved without its training split (vigil < 0.1.0); train it again');
+    }
+    const warn = options.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+    const transformOpts = resolveTransformOptions(transforms === true ? {} : transforms);
+    const combine = options.combine ?? (this.state.combine.includes('transform') ? this.state.combine : [...this.state.combine, 'transform']);
+    checkCombine(combine, true);
+    const source = await resolveImages(input, { normalClass: t.normalClass, strict: options.strict, onWarning: warn });
+    const { train, val } = trainingSplit(source, input, { normalClass: t.normalClass, valFraction: t.valFraction, seed: t.seed, warn: () => {} });
+    if (train.length !== t.items || (val === train ? 0 : val.length) !== t.validationItems) {
+      throw new Error(`withTransforms: the detector was trained on ${t.items} + ${t.validationItems} images, the input gives ${train.length} + ${val === train ? 0 : val.length}: pass the input given to fit`);
+    }
+    const { preprocessing } = this.state;
+    const seed = t.seed;
+    const transform = await trainTransformNet(transformOpts, { source, train, preprocessing, device: this.device, seed, strict: options.strict, warn, progress: options.progress });
+    const copy = this.clone();
+    const planFor = (idx: number[]) => planBatches({ source, indices: idx, preprocessing, batchSize: options.batchSize ?? 128, device: this.device, seed, strict: options.strict, onWarning: warn });
+    const valPlan = await planFor(val);
+    let trainPlan: BatchPlan | undefined;
+    try {
+      let trainScores: RawScores | undefined;
+      if (t.threshold.method === 'contamination') {
+        trainPlan = await planFor(train);
+        trainScores = await scoreBatches(copy.model, trainPlan, { transform: scorerOf(transform) });
+      }
+      const { stats: st, thresholds } = await calibrate({ model: copy.model, kde: copy.kde, transform, valPlan, train: trainScores, combine, threshold: t.threshold });
+      const state: DetectorState = { ...copy.state, combine, stats: st, thresholds, transforms: transformOpts };
+      return new Detector(copy.model, copy.kde, state, this.device, copy.aae, transform);
+    } catch (e) {
+      copy.dispose();
+      transform.net.dispose();
+      transform.set.dispose();
+      throw e;
+    } finally {
+      valPlan.dispose();
+      trainPlan?.dispose();
+    }
+  }
+
+  /** An independent copy (its own native tensors; dispose both). */
+  clone(): Detector {
+    const { manifest, tensors, release } = this.bundle();
+    try {
+      return Detector.fromBundle(manifest, tensors, this.device, 'clone');
+    } finally {
+      release();
+    }
   }
 
   /** Scores images: a folder, a file, a list of files, a spec such as `builtin:mnist:test`, or a source. */
@@ -447,6 +495,27 @@ export class Detector {
 
   /** Writes the model folder atomically. */
   save(dir: string): void {
+    const { manifest, tensors, release } = this.bundle();
+    try {
+      saveBundle(dir, manifest, tensors);
+    } finally {
+      release();
+    }
+  }
+
+  /** Loads a model folder written by save() (or `vigil train`). */
+  static load(dir: string, options: { device?: string } = {}): Detector {
+    const device = resolveDevice(options.device ?? 'auto');
+    const { manifest, tensors } = loadBundle(dir, device);
+    try {
+      return Detector.fromBundle(manifest, tensors, device, dir);
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
+  }
+
+  /** The manifest and the named tensors of a model folder; release() frees the temporaries. */
+  private bundle(): { manifest: { vigilVersion: string } & Record<string, unknown>; tensors: Map<string, Tensor>; release: () => void } {
     const tensors = new Map<string, Tensor>();
     for (const [k, t] of this.model.stateDict()) tensors.set(`model.${k}`, t);
     const kdeState = this.kde.toState();
@@ -468,63 +537,56 @@ export class Detector {
       ...(this.state.transforms ? { transforms: this.state.transforms } : {}),
       training: this.state.training,
     };
-    try {
-      saveBundle(dir, manifest, tensors);
-    } finally {
-      for (const t of kdeState.tensors.values()) t.dispose();
-    }
+    return { manifest, tensors, release: () => { for (const t of kdeState.tensors.values()) t.dispose(); } };
   }
 
-  /** Loads a model folder written by save() (or `vigil train`). */
-  static load(dir: string, options: { device?: string } = {}): Detector {
-    const device = resolveDevice(options.device ?? 'auto');
-    const { manifest, tensors } = loadBundle(dir, device);
+  /** A detector from a manifest and its tensors (copied: the caller still owns `tensors`); `where` names the source in errors. */
+  private static fromBundle(manifest: Record<string, unknown>, tensors: Map<string, Tensor>, device: string, where: string): Detector {
+    const m = manifest as Record<string, any>;
+    const need = (k: string) => { if (m[k] === undefined) throw new Error(`${where}: damaged model manifest: '${k}' is missing`); return m[k]; };
+    const architecture = need('architecture') as Architecture;
+    if (m.model !== undefined && m.model !== 'autoencoder' && m.model !== 'aae') throw new Error(`${where}: unknown model kind '${m.model}' in the manifest; a newer vigil may read it`);
+    const weights = `${where}/weights.safetensors`;
+    const aae = m.model === 'aae' ? AdversarialAutoencoder.fromJSON(architecture, need('aae') as AaeJSON).to(device) : undefined;
+    const model = aae ? aae.ae : new ConvAutoencoder(architecture).to(device);
     try {
-      const m = manifest as BundleManifest & Record<string, any>;
-      const need = (k: string) => { if (m[k] === undefined) throw new Error(`${dir}: damaged model manifest: '${k}' is missing`); return m[k]; };
-      const architecture = need('architecture') as Architecture;
-      if (m.model !== undefined && m.model !== 'autoencoder' && m.model !== 'aae') throw new Error(`${dir}: unknown model kind '${m.model}' in the manifest; a newer vigil may read it`);
-      const aae = m.model === 'aae' ? AdversarialAutoencoder.fromJSON(architecture, need('aae') as AaeJSON).to(device) : undefined;
-      const model = aae ? aae.ae : new ConvAutoencoder(architecture).to(device);
+      if (aae) {
+        aae.loadStateDict(new Map([...tensors].filter(([k]) => k.startsWith('model.') || k.startsWith('disc.'))), weights);
+      } else {
+        model.loadStateDict(tensorsUnder('model', tensors), weights);
+      }
+    } catch (e) {
+      if (aae) aae.dispose(); else model.dispose();
+      throw e;
+    }
+    model.eval();
+    let transform: { net: TransformNet; set: TransformSet } | undefined;
+    if (m.transforms !== undefined) {
       try {
-        if (aae) {
-          aae.loadStateDict(new Map([...tensors].filter(([k]) => k.startsWith('model.') || k.startsWith('disc.'))), `${dir}/weights.safetensors`);
-        } else {
-          model.loadStateDict(tensorsUnder('model', tensors), `${dir}/weights.safetensors`);
-        }
+        transform = buildTransformNet(m.transforms as ResolvedTransformOptions, architecture, device);
+        transform.net.loadStateDict(tensorsUnder('transform', tensors), weights);
+        transform.net.eval();
       } catch (e) {
+        transform?.net.dispose();
+        transform?.set.dispose();
         if (aae) aae.dispose(); else model.dispose();
         throw e;
       }
-      model.eval();
-      let transform: { net: TransformNet; set: TransformSet } | undefined;
-      if (m.transforms !== undefined) {
-        try {
-          transform = buildTransformNet(m.transforms as ResolvedTransformOptions, architecture, device);
-          transform.net.loadStateDict(tensorsUnder('transform', tensors), `${dir}/weights.safetensors`);
-          transform.net.eval();
-        } catch (e) {
-          transform?.net.dispose();
-          if (aae) aae.dispose(); else model.dispose();
-          throw e;
-        }
-      }
-      const kde = LatentKDE.fromState(need('density'), tensors, device);
-      const state: DetectorState = {
-        preprocessing: need('preprocessing'), loss: m.loss ?? 'mse', architecture, score: need('score'), combine: need('combine'),
-        thresholds: need('thresholds'), stats: need('scoreStats'), training: m.training, kde: m.density,
-        ...(m.transforms !== undefined ? { transforms: m.transforms } : {}),
-      };
-      return new Detector(model, kde, state, device, aae, transform);
-    } finally {
-      for (const t of tensors.values()) t.dispose();
     }
+    const kde = LatentKDE.fromState(need('density'), tensors, device);
+    const state: DetectorState = {
+      preprocessing: need('preprocessing'), loss: m.loss ?? 'mse', architecture, score: need('score'), combine: need('combine'),
+      thresholds: need('thresholds'), stats: need('scoreStats'), training: m.training, kde: m.density,
+      ...(m.transforms !== undefined ? { transforms: m.transforms } : {}),
+    };
+    return new Detector(model, kde, state, device, aae, transform);
   }
 
   /** Frees the native memory held by the model. */
   dispose(): void {
     if (this.aae) this.aae.dispose(); else this.model.dispose();
     this.transform?.net.dispose();
+    this.transform?.set.dispose();
     this.kde.dispose();
   }
 }
@@ -544,6 +606,48 @@ function keptCodes(raw: RawScores, rejected: Set<number>): Float32Array {
 
 function withDensity(raw: RawScores, kde: LatentKDE): BaseRecord<Float32Array> {
   return { mse: raw.mse, ssim: raw.ssim, density: kde.score(raw.codes), ...(raw.transform ? { transform: raw.transform } : {}) };
+}
+
+/**
+ * The training and validation images of a fit: the source's images (for a class-per-folder input
+ * with a normal class, only that class), split by the seed; with fewer than 20 images the
+ * thresholds are fitted on the training images themselves.
+ */
+function trainingSplit(
+  source: ImageSource, input: string | string[] | ImageSource,
+  o: { normalClass?: string | string[]; valFraction: number; seed: number; warn: (m: string) => void },
+): { train: number[]; val: number[] } {
+  let indices = source.items.map((_, i) => i);
+  if (o.normalClass !== undefined && typeof input === 'string') indices = indices.filter((i) => source.items[i].label !== 1);
+  if (indices.length === 0) throw new Error(`no training images in ${typeof input === 'string' ? input : 'the source'}${o.normalClass ? ` for normal class ${o.normalClass}` : ''}`);
+  const { train, val } = splitIndices(indices, { fraction: indices.length >= 20 ? o.valFraction : 0, seed: o.seed });
+  if (val.length > 0) return { train, val };
+  o.warn(`only ${indices.length} training images: thresholds are fitted on the training images themselves`);
+  return { train, val: train };
+}
+
+/**
+ * Every score's statistics (for the z-scores of 'combined') and threshold, from the validation
+ * images; a contamination threshold reads the training images' scores (`train`) instead.
+ */
+async function calibrate(c: {
+  model: ConvAutoencoder; kde: LatentKDE; transform?: { net: TransformNet; set: TransformSet }; valPlan: BatchPlan; train?: RawScores;
+  combine: BaseScore[]; threshold: ThresholdOption;
+}): Promise<{ stats: BaseRecord<ScoreStats>; thresholds: ScoreRecord<ThresholdSpec> }> {
+  const base = withDensity(await scoreBatches(c.model, c.valPlan, { transform: scorerOf(c.transform) }), c.kde);
+  const st = perBase(base, (k) => stats(base[k]!));
+  const trainBase = c.train ? withDensity(c.train, c.kde) : undefined;
+  const t = c.threshold;
+  const thresholdFor = (normal: Float32Array, trainAll: () => Float32Array): ThresholdSpec => {
+    if (t.method === 'quantile') return fitThreshold({ method: 'quantile', normalScores: normal, q: t.q ?? 0.95 }).spec;
+    if (t.method === 'contamination') return fitThreshold({ method: 'contamination', scores: trainAll(), contamination: t.contamination }).spec;
+    return fitThreshold({ method: 'fixed', value: t.value }).spec;
+  };
+  const thresholds: ScoreRecord<ThresholdSpec> = {
+    ...perBase(base, (k) => thresholdFor(base[k]!, () => trainBase![k]!)),
+    combined: thresholdFor(fuse(base, c.combine, st), () => fuse(trainBase!, c.combine, st)),
+  };
+  return { stats: st, thresholds };
 }
 
 /** A value for each base score the detector computed (the transformation classifier's only when it has one). */
@@ -599,6 +703,7 @@ async function trainTransformNet(
   o: ResolvedTransformOptions,
   c: { source: ImageSource; train: number[]; preprocessing: Preprocessing; device: string; seed: number; strict?: boolean; warn: (m: string) => void; progress?: boolean },
 ): Promise<{ net: TransformNet; set: TransformSet }> {
+  manualSeed(c.seed + 1); // its own stream: the same classifier whether trained in fit or in withTransforms
   const built = buildTransformNet(o, c.preprocessing, c.device);
   const plan = await planBatches({ source: c.source, indices: c.train, preprocessing: c.preprocessing, batchSize: o.batchSize, device: c.device, seed: c.seed + 1, strict: c.strict, onWarning: c.warn });
   const task = new TransformTask(built.net, built.set, { optimizer: 'adam', lr: o.lr, weightDecay: 0 });
@@ -606,6 +711,7 @@ async function trainTransformNet(
     await runTraining(task, { epochs: o.epochs, schedule: makeSchedule(o.lr, { kind: 'cosine', epochs: o.epochs }), train: plan, seed: c.seed + 1, progress: c.progress });
   } catch (e) {
     built.net.dispose();
+    built.set.dispose();
     throw e;
   } finally {
     task.dispose();

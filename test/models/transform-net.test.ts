@@ -52,6 +52,24 @@ describe('transformSet', () => {
     });
   });
 
+  it('apply, applyRange and expand (one gather) equal the op-by-op definition for every transformation', () => {
+    const before = liveTensors();
+    manualSeed(1);
+    for (const [opts, shape] of [[{}, [2, 3, 8, 8]], [{ rotations: 2, shifts: 2, shiftFraction: 0.2 }, [3, 2, 6, 10]]] as const) {
+      const set = transformSet(opts);
+      tidy(() => {
+        const x = ops.rand([...shape]);
+        const defined = set.transforms.map((_, t) => set.reference(x, t));
+        for (let t = 0; t < set.count; t++) assert.deepEqual(pixels(set.apply(x, t)), pixels(defined[t]), `transformation ${t} of ${shape}`);
+        assert.deepEqual(pixels(set.applyRange(x, 2, 5)), pixels(ops.cat(defined.slice(2, 5), 0)));
+        assert.deepEqual(pixels(set.expand(x).x), pixels(ops.cat(defined, 0)));
+        assert.throws(() => set.applyRange(x, 3, set.count + 1), /range 3\.\.\d+ out of range/);
+      });
+      set.dispose();
+    }
+    assert.equal(liveTensors(), before, 'the cached pixel maps are freed by dispose');
+  });
+
   it('bad settings are errors that name the setting', () => {
     assert.throws(() => transformSet({ rotations: 3 as 4 }), /rotations must be 1, 2 or 4, got 3/);
     assert.throws(() => transformSet({ shifts: 5 }), /shifts must be 0, 1 or 2, got 5/);
@@ -99,7 +117,11 @@ describe('TransformNet', () => {
     const mean = (a: Float32Array) => a.reduce((p, v) => p + v, 0) / a.length;
     assert.equal(sn.length, 16);
     assert.ok(mean(sa) > mean(sn) + 1, `turned ${mean(sa)} vs normal ${mean(sn)}`);
+    // several transformations per forward (the default) or one at a time: the same scores
+    const oneAtATime = transformScores(net, set, normal, 1);
+    sn.forEach((v, i) => assert.ok(Math.abs(v - oneAtATime[i]!) < 1e-5, `image ${i}: ${v} vs ${oneAtATime[i]}`));
     for (const t of [train, normal, turned]) t.dispose();
+    set.dispose();
     opt.dispose();
     net.dispose();
     assert.equal(liveTensors(), before, 'no tensors leak');
@@ -146,6 +168,25 @@ describe('Detector with transforms', () => {
     }
     det.dispose();
     // + 1: SSIM's window, cached once per process (src/scoring/ssim.ts)
+    assert.ok(liveTensors() <= before + 1, `tensors leaked: ${liveTensors() - before}`);
+  });
+
+  it('withTransforms adds the classifier to a trained detector: the same as fitting with it, the original untouched', async () => {
+    const before = liveTensors();
+    const train = oneClassSource('mnist', 'train', 7, { limit: 120, seed: 0 });
+    const test = builtinSource('mnist', 'test', { normal: [7], limit: 60, seed: 3 });
+    const { transforms, ...plain } = FAST;
+    const withIt = await Detector.fit(train, FAST);
+    const base = await Detector.fit(train, plain);
+    const baseScores = (await base.score(test)).map((r) => r.scores);
+    const added = await base.withTransforms(train, transforms as object, { batchSize: FAST.batchSize });
+    assert.deepEqual(added.scoreKinds, withIt.scoreKinds);
+    assert.deepEqual((await added.score(test)).map((r) => r.scores), (await withIt.score(test)).map((r) => r.scores));
+    assert.deepEqual(added.thresholds, withIt.thresholds);
+    assert.deepEqual((await base.score(test)).map((r) => r.scores), baseScores, 'the original detector is unchanged');
+    await assert.rejects(added.withTransforms(train), /already has the transformation classifier/);
+    await assert.rejects(base.withTransforms(oneClassSource('mnist', 'train', 7, { limit: 100, seed: 0 })), /trained on \d+ \+ \d+ images, the input gives/);
+    for (const d of [withIt, base, added]) d.dispose();
     assert.ok(liveTensors() <= before + 1, `tensors leaked: ${liveTensors() - before}`);
   });
 
