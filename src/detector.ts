@@ -256,6 +256,8 @@ export class Detector {
   get architecture(): Architecture { return this.state.architecture; }
   get thresholds(): ScoreRecord<ThresholdSpec> { return this.state.thresholds; }
   get scoreKind(): ScoreKind { return this.state.score; }
+  /** The scores fused by 'combined'. */
+  get combine(): BaseScore[] { return [...this.state.combine]; }
   get training(): DetectorState['training'] { return this.state.training; }
 
   /** Trains on normal images: a folder, a spec such as `builtin:fashion-mnist`, or an ImageSource. */

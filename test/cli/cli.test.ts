@@ -129,3 +129,28 @@ test('train --transforms adds the transform score to score (CSV column), evaluat
   assert.match(bad.stderr, /'transform' needs the transformation classifier/);
   rmSync(root, { recursive: true, force: true });
 });
+
+test('train --from adds the classifier to a trained model, whose autoencoder scores stay the same', async () => {
+  const root = tempDir();
+  const data = join(root, 'data');
+  await writeClassFolders(data, 40, 10);
+  const plain = join(root, 'plain'), plus = join(root, 'plus');
+  const fast = TINY.map((a) => (a === '15' ? '2' : a));
+  assert.equal(vigil('train', data, '--normal-class', 'normal', '--out', plain, ...fast).status, 0);
+  const add = vigil('train', data, '--normal-class', 'normal', '--from', plain, '--transforms', '--transform-epochs', '1', '--out', plus, '--device', 'cpu', '--quiet');
+  assert.equal(add.status, 0, add.stderr);
+  assert.deepEqual(JSON.parse(add.stdout).combine, ['ssim', 'density', 'transform']);
+  const scores = (m: string) => JSON.parse(vigil('score', m, join(data, 'odd'), '--format', 'json').stdout).results as Record<string, number>[];
+  const before = scores(plain), after = scores(plus);
+  assert.ok(after.every((r) => Number.isFinite(r.transform)));
+  assert.deepEqual(after.map((r) => [r.mse, r.ssim, r.density]), before.map((r) => [r.mse, r.ssim, r.density]));
+
+  const noFlag = vigil('train', data, '--normal-class', 'normal', '--from', plain, '--out', join(root, 'x'), '--quiet');
+  assert.equal(noFlag.status, 1);
+  assert.match(noFlag.stderr, /--from adds the transformation classifier to a trained model: add --transforms/);
+  await writeClassFolders(join(root, 'other'), 30, 10);
+  const other = vigil('train', join(root, 'other'), '--from', plain, '--transforms', '--out', join(root, 'y'), '--device', 'cpu', '--quiet');
+  assert.equal(other.status, 1);
+  assert.match(other.stderr, /pass the input given to fit/);
+  rmSync(root, { recursive: true, force: true });
+});

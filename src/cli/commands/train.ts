@@ -41,6 +41,7 @@ const command: Command = {
       combine: { type: 'list', help: 'Scores fused by the combined score: mse, ssim, density, transform (default ssim,density, plus transform with --transforms)', value: 'list' },
       transforms: { type: 'boolean', help: 'Also train a classifier of flips, shifts and quarter turns and fuse its score: better for objects with an up and a left, not for rotation-invariant images; about 70 passes per image (GPU advised)' },
       'transform-epochs': { type: 'number', help: 'Epochs of the transformation classifier (default 3)', value: 'n' },
+      from: { type: 'string', help: 'With --transforms: add the classifier to this trained model (give the images it was trained on) instead of training a new autoencoder; its other settings are kept', value: 'model' },
       threshold: { type: 'string', help: 'quantile:Q (of normal validation scores), contamination:C, or fixed:V', default: 'quantile:0.95', value: 'spec' },
       seed: { type: 'number', help: 'Random seed', default: 0, value: 'n' },
       checkpoint: { type: 'string', help: 'Checkpoint folder (default: <out>.checkpoint)', value: 'dir' },
@@ -53,6 +54,7 @@ const command: Command = {
       'vigil train cells/ --normal-class Uninfected --size 64 --loss ssim --out cell-model',
       'vigil train builtin:fashion-mnist --normal-class 1 --epochs 20',
       'vigil train photos/good --out m --resume      # after an interruption',
+      'vigil train photos/good --from m --transforms --out m2   # add the transformation classifier to model m',
       'vigil train builtin:mnist --normal-class 1 --model aae --reject 0.1 --reject-by prior+recon   # training data with some anomalies',
     ],
   },
@@ -78,7 +80,26 @@ const command: Command = {
     if (rejectRaw !== undefined && rejectRaw !== 'auto' && !(rejectRaw.trim() !== '' && Number(rejectRaw) >= 0 && Number(rejectRaw) < 1)) {
       throw new Error(`--reject must be a fraction in [0, 1) or auto, got '${rejectRaw}'`);
     }
+    const transforms = a.transforms || a['transform-epochs'] !== undefined ? (a['transform-epochs'] !== undefined ? { epochs: a['transform-epochs'] as number } : true as const) : undefined;
     const t0 = Date.now();
+    if (a.from !== undefined) {
+      if (!transforms) throw new Error('--from adds the transformation classifier to a trained model: add --transforms');
+      const base = Detector.load(a.from as string, { device: a.device as string });
+      let det;
+      try {
+        det = await base.withTransforms(a._[0], transforms, {
+          ...(a.combine ? { combine: a.combine as BaseScore[] } : {}), batchSize: a['batch-size'] as number, strict: a.strict as boolean, progress: !a.quiet,
+        });
+      } finally {
+        base.dispose();
+      }
+      det.save(out);
+      process.stderr.write(`added the transformation classifier to ${a.from as string} in ${((Date.now() - t0) / 1000).toFixed(1)}s on ${det.device}\n`);
+      const th = det.thresholds[det.scoreKind];
+      process.stdout.write(JSON.stringify({ model: out, from: a.from, score: det.scoreKind, combine: det.combine, threshold: th, seconds: (Date.now() - t0) / 1000 }) + '\n');
+      det.dispose();
+      return;
+    }
     const det = await Detector.fit(a._[0], {
       size: a.size as number | undefined,
       channels: a.channels as 1 | 3 | undefined,
@@ -113,7 +134,7 @@ const command: Command = {
       augment,
       score: a.score as 'combined',
       ...(a.combine ? { combine: a.combine as BaseScore[] } : {}),
-      ...(a.transforms || a['transform-epochs'] !== undefined ? { transforms: a['transform-epochs'] !== undefined ? { epochs: a['transform-epochs'] as number } : true } : {}),
+      ...(transforms ? { transforms } : {}),
       threshold: parseThresholdOption(a.threshold as string),
       seed: a.seed as number,
       device: a.device as string,
