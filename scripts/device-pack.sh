@@ -42,9 +42,11 @@ tar -C "$stage" -cf - include lib | xz -T0 -6 > "$carry/node-prefix.tar.xz"
 rm -rf "$carry/node-addon-api"
 cp -a node_modules/node-addon-api "$carry/node-addon-api"
 
-# 4. PyTorch's side of bench/engine
-for ref in "$root/shared/reference/torch_ae.py" "$root/../shared/reference/torch_ae.py" "$root/bench/torch_ae.py"; do
-  if [ -f "$ref" ]; then cp "$ref" "$carry/torch_ae.py"; break; fi
+# 4. PyTorch's side of bench/engine and bench/quality (the reference scripts)
+for script in torch_ae.py torch_oneclass.py; do
+  for ref in "$root/shared/reference/$script" "$root/../shared/reference/$script"; do
+    if [ -f "$ref" ]; then cp "$ref" "$carry/$script"; break; fi
+  done
 done
 
 # 5. the built-in datasets (bench/quality and bench/contamination on the GPU): xz packs the IDX
