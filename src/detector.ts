@@ -31,7 +31,7 @@ import { scoreBatches, type RawScores, type MapKind } from './scoring/reconstruc
 import { LatentKDE, type BandwidthRule } from './scoring/kde.js';
 import { fitThreshold, type ThresholdSpec } from './scoring/threshold.js';
 import { evaluate as evaluateScores, pixelAuroc, type EvaluationSummary } from './eval/metrics.js';
-import { saveBundle, loadBundle, type BundleManifest } from './bundle/bundle.js';
+import { saveBundle, loadBundle } from './bundle/bundle.js';
 import { quantile } from './scoring/threshold.js';
 import { TransformNet, transformSet, transformScores, type TransformSet, type TransformSetOptions } from './models/transform-net.js';
 import { TransformTask } from './train/transform-task.js';
@@ -362,7 +362,7 @@ export class Detector {
     const t = this.state.training;
     if (this.transform) throw new Error('withTransforms: this detector already has the transformation classifier');
     if (t?.seed === undefined || t.valFraction === undefined || !t.threshold) {
-      throw new Error('withTransforms: this model was saved without its training split (vigil < 0.1.0); train it again');
+      throw new Error('withTransforms: this model was saved by an earlier vigil, without its training split; train it again');
     }
     const warn = options.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
     const transformOpts = resolveTransformOptions(transforms === true ? {} : transforms);
@@ -376,11 +376,12 @@ export class Detector {
     const { preprocessing } = this.state;
     const seed = t.seed;
     const transform = await trainTransformNet(transformOpts, { source, train, preprocessing, device: this.device, seed, strict: options.strict, warn, progress: options.progress });
-    const copy = this.clone();
     const planFor = (idx: number[]) => planBatches({ source, indices: idx, preprocessing, batchSize: options.batchSize ?? 128, device: this.device, seed, strict: options.strict, onWarning: warn });
-    const valPlan = await planFor(val);
-    let trainPlan: BatchPlan | undefined;
+    let copy: Detector | undefined;
+    let valPlan: BatchPlan | undefined, trainPlan: BatchPlan | undefined;
     try {
+      copy = this.clone();
+      valPlan = await planFor(val);
       let trainScores: RawScores | undefined;
       if (t.threshold.method === 'contamination') {
         trainPlan = await planFor(train);
@@ -390,12 +391,12 @@ export class Detector {
       const state: DetectorState = { ...copy.state, combine, stats: st, thresholds, transforms: transformOpts };
       return new Detector(copy.model, copy.kde, state, this.device, copy.aae, transform);
     } catch (e) {
-      copy.dispose();
+      copy?.dispose();
       transform.net.dispose();
       transform.set.dispose();
       throw e;
     } finally {
-      valPlan.dispose();
+      valPlan?.dispose();
       trainPlan?.dispose();
     }
   }
