@@ -317,8 +317,11 @@ export class Detector {
       task.dispose();
     }
 
+    // the classifier learns from the images the robust AAE kept
+    const rejectedSet = new Set(rejected);
+    const kept = rejected.length ? train.filter((i) => !rejectedSet.has(i)) : train;
     const transform = transformOpts
-      ? await trainTransformNet(transformOpts, { source, train, preprocessing, device, seed, strict: o.strict, warn, progress: o.progress })
+      ? await trainTransformNet(transformOpts, { source, train: kept, preprocessing, device, seed, strict: o.strict, warn, progress: o.progress })
       : undefined;
 
     // Density of the training codes (for the robust AAE: of the images it kept), then every
@@ -329,7 +332,7 @@ export class Detector {
     // costs a forward per transformation, so it is skipped when nothing reads it
     const trainScores = await scoreBatches(model, trainPlan, { transform: byContamination ? scorerOf(transform) : undefined });
     const kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
-    kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
+    kde.fit(rejected.length ? keptCodes(trainScores, rejectedSet) : trainScores.codes, trainScores.latent);
     const { stats: st, thresholds } = await calibrate({ model, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine, threshold });
     trainPlan.dispose();
     valPlan.dispose();
@@ -375,7 +378,10 @@ export class Detector {
     }
     const { preprocessing } = this.state;
     const seed = t.seed;
-    const transform = await trainTransformNet(transformOpts, { source, train, preprocessing, device: this.device, seed, strict: options.strict, warn, progress: options.progress });
+    // as in fit: the classifier learns from the images the robust AAE kept
+    const rejectedIds = new Set(t.rejected?.ids ?? []);
+    const kept = rejectedIds.size ? train.filter((i) => !rejectedIds.has(source.items[i].id)) : train;
+    const transform = await trainTransformNet(transformOpts, { source, train: kept, preprocessing, device: this.device, seed, strict: options.strict, warn, progress: options.progress });
     const planFor = (idx: number[]) => planBatches({ source, indices: idx, preprocessing, batchSize: options.batchSize ?? 128, device: this.device, seed, strict: options.strict, onWarning: warn });
     let copy: Detector | undefined;
     let valPlan: BatchPlan | undefined, trainPlan: BatchPlan | undefined;

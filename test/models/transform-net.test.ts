@@ -190,6 +190,19 @@ describe('Detector with transforms', () => {
     assert.ok(liveTensors() <= before + 1, `tensors leaked: ${liveTensors() - before}`);
   });
 
+  it('withTransforms on a robust AAE: the classifier learns from the kept images, as in fit', async () => {
+    const train = oneClassSource('mnist', 'train', 7, { limit: 120, seed: 0 });
+    const test = builtinSource('mnist', 'test', { normal: [7], limit: 40, seed: 3 });
+    const { transforms, ...plain } = FAST;
+    const aae = { ...plain, epochs: 3, batchSize: 32, model: 'aae' as const, aae: { reject: 0.2, warmup: 1, rejectBy: 'prior' as const } };
+    const withIt = await Detector.fit(train, { ...aae, transforms });
+    const base = await Detector.fit(train, aae);
+    assert.ok(base.training!.rejected!.count > 0);
+    const added = await base.withTransforms(train, transforms as object, { batchSize: 32 });
+    assert.deepEqual((await added.score(test)).map((r) => r.scores), (await withIt.score(test)).map((r) => r.scores));
+    for (const d of [withIt, base, added]) d.dispose();
+  });
+
   it("'transform' without the classifier is a clear error, at fit and at scoring", async () => {
     const train = oneClassSource('mnist', 'train', 7, { limit: 40, seed: 0 });
     await assert.rejects(Detector.fit(train, { ...TINY, epochs: 1, combine: ['ssim', 'transform'] }), /'transform' needs the transformation classifier/);
