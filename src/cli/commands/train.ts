@@ -1,4 +1,5 @@
 import type { Command } from '../main.js';
+import type { Parsed } from '../args.js';
 import { dataOptions, deviceOption, scoreKindOption, applyThreads } from '../shared.js';
 import { LOSSES } from '../../train/losses.js';
 import { parseThresholdOption } from '../threshold-option.js';
@@ -84,20 +85,7 @@ const command: Command = {
     const t0 = Date.now();
     if (a.from !== undefined) {
       if (!transforms) throw new Error('--from adds the transformation classifier to a trained model: add --transforms');
-      const base = Detector.load(a.from as string, { device: a.device as string });
-      let det;
-      try {
-        det = await base.withTransforms(a._[0], transforms, {
-          ...(a.combine ? { combine: a.combine as BaseScore[] } : {}), batchSize: a['batch-size'] as number, strict: a.strict as boolean, progress: !a.quiet,
-        });
-      } finally {
-        base.dispose();
-      }
-      det.save(out);
-      process.stderr.write(`added the transformation classifier to ${a.from as string} in ${((Date.now() - t0) / 1000).toFixed(1)}s on ${det.device}\n`);
-      const th = det.thresholds[det.scoreKind];
-      process.stdout.write(JSON.stringify({ model: out, from: a.from, score: det.scoreKind, combine: det.combine, threshold: th, seconds: (Date.now() - t0) / 1000 }) + '\n');
-      det.dispose();
+      await addTransforms(a, transforms, out);
       return;
     }
     const det = await Detector.fit(a._[0], {
@@ -157,4 +145,24 @@ const command: Command = {
     det.dispose();
   },
 };
+/** `--from MODEL --transforms`: the trained model plus the transformation classifier, written to `out`. */
+async function addTransforms(a: Parsed, transforms: true | { epochs: number }, out: string): Promise<void> {
+  const { Detector } = await import('../../detector.js');
+  const t0 = Date.now();
+  const base = Detector.load(a.from as string, { device: a.device as string });
+  let det;
+  try {
+    det = await base.withTransforms(a._[0]!, transforms, {
+      ...(a.combine ? { combine: a.combine as BaseScore[] } : {}), batchSize: a['batch-size'] as number, strict: a.strict as boolean, progress: !a.quiet,
+    });
+  } finally {
+    base.dispose();
+  }
+  det.save(out);
+  const seconds = (Date.now() - t0) / 1000;
+  process.stderr.write(`added the transformation classifier to ${a.from as string} in ${seconds.toFixed(1)}s on ${det.device}\n`);
+  process.stdout.write(JSON.stringify({ model: out, from: a.from, score: det.scoreKind, combine: det.combine, threshold: det.thresholds[det.scoreKind], seconds }) + '\n');
+  det.dispose();
+}
+
 export default command;
