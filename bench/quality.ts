@@ -49,7 +49,7 @@ import { existsSync, mkdtempSync, mkdirSync, symlinkSync, readFileSync, writeFil
 import { tmpdir, cpus } from 'node:os';
 import { join, basename } from 'node:path';
 import { spawnSync, spawn } from 'node:child_process';
-import { Detector, type ScoreKind } from '../src/detector.js';
+import { Detector, defaultCombine, type ScoreKind } from '../src/detector.js';
 import { DetectorEnsemble, type EnsembleOptions } from '../src/models/ensemble.js';
 import { oneClassSource, builtinSource, builtinFiles, FASHION_MNIST_CLASSES, MNIST_CLASSES, type BuiltinName } from '../src/data/builtin.js';
 import { idxSource } from '../src/data/idx.js';
@@ -344,7 +344,7 @@ function printTable(name: BuiltinName): void {
     const sel = runs.filter((r) => r.dataset === name && r.config === config);
     if (!sel.length) continue;
     const own = sel[0]!.score;
-    const combineList = (CONFIGS[config][name].combine ?? (CONFIGS[config][name].transforms ? ['ssim', 'density', 'transform'] : ['ssim', 'density'])).join('+');
+    const combineList = (CONFIGS[config][name].combine ?? defaultCombine(!!CONFIGS[config][name].transforms)).join('+');
     for (const k of [own, ...SCORES.filter((s) => s !== own && sel.every((r) => r.auroc[s] !== undefined))]) {
       const perClass = classes.map((c) => mean(sel.filter((r) => r.cls === c).map((r) => r.auroc[k])));
       const perSeed = seeds.map((s) => mean(sel.filter((r) => r.seed === s).map((r) => r.auroc[k])));

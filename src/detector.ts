@@ -43,6 +43,10 @@ export type BaseScore = 'mse' | 'ssim' | 'density' | 'transform';
 export type ScoreKind = BaseScore | 'combined';
 export const SCORE_KINDS: readonly ScoreKind[] = ['mse', 'ssim', 'density', 'transform', 'combined'];
 export const BASE_SCORES: readonly BaseScore[] = ['mse', 'ssim', 'density', 'transform'];
+/** The scores 'combined' fuses unless told otherwise: ssim and density, and transform when the classifier is there. */
+export function defaultCombine(withTransforms: boolean): BaseScore[] {
+  return withTransforms ? ['ssim', 'density', 'transform'] : ['ssim', 'density'];
+}
 /** The scores of every detector; 'transform' exists only with the transformation classifier (`transforms` option). */
 type CoreKind = Exclude<ScoreKind, 'transform'>;
 type CoreBase = Exclude<BaseScore, 'transform'>;
@@ -269,7 +273,7 @@ export class Detector {
     if (o.model !== undefined && o.model !== 'ae' && o.model !== 'aae') throw new Error(`unknown model '${o.model as string}' (use ae or aae)`);
     if (o.model === 'aae') aaeTrainingConfig(o.aae); // bad settings fail before any data is read
     const transformOpts = o.transforms ? resolveTransformOptions(o.transforms === true ? {} : o.transforms) : undefined;
-    const combine = o.combine ?? (transformOpts ? ['ssim', 'density', 'transform'] : ['ssim', 'density']);
+    const combine = o.combine ?? defaultCombine(!!transformOpts);
     checkCombine(combine, !!transformOpts);
     if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
     manualSeed(seed);
@@ -317,11 +321,8 @@ export class Detector {
       task.dispose();
     }
 
-    // the classifier learns from the images the robust AAE kept
-    const rejectedSet = new Set(rejected);
-    const kept = rejected.length ? train.filter((i) => !rejectedSet.has(i)) : train;
     const transform = transformOpts
-      ? await trainTransformNet(transformOpts, { source, train: kept, preprocessing, device, seed, strict: o.strict, warn, progress: o.progress })
+      ? await trainTransformNet(transformOpts, { source, train: withoutRejected(train, source, rejectedSummary?.ids), preprocessing, device, seed, strict: o.strict, warn, progress: o.progress })
       : undefined;
 
     // Density of the training codes (for the robust AAE: of the images it kept), then every
@@ -332,7 +333,7 @@ export class Detector {
     // costs a forward per transformation, so it is skipped when nothing reads it
     const trainScores = await scoreBatches(model, trainPlan, { transform: byContamination ? scorerOf(transform) : undefined });
     const kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
-    kde.fit(rejected.length ? keptCodes(trainScores, rejectedSet) : trainScores.codes, trainScores.latent);
+    kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
     const { stats: st, thresholds } = await calibrate({ model, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine, threshold });
     trainPlan.dispose();
     valPlan.dispose();
@@ -378,10 +379,7 @@ export class Detector {
     }
     const { preprocessing } = this.state;
     const seed = t.seed;
-    // as in fit: the classifier learns from the images the robust AAE kept
-    const rejectedIds = new Set(t.rejected?.ids ?? []);
-    const kept = rejectedIds.size ? train.filter((i) => !rejectedIds.has(source.items[i].id)) : train;
-    const transform = await trainTransformNet(transformOpts, { source, train: kept, preprocessing, device: this.device, seed, strict: options.strict, warn, progress: options.progress });
+    const transform = await trainTransformNet(transformOpts, { source, train: withoutRejected(train, source, t.rejected?.ids), preprocessing, device: this.device, seed, strict: options.strict, warn, progress: options.progress });
     const planFor = (idx: number[]) => planBatches({ source, indices: idx, preprocessing, batchSize: options.batchSize ?? 128, device: this.device, seed, strict: options.strict, onWarning: warn });
     let copy: Detector | undefined;
     let valPlan: BatchPlan | undefined, trainPlan: BatchPlan | undefined;
@@ -657,6 +655,13 @@ async function calibrate(c: {
     combined: thresholdFor(fuse(base, c.combine, st), () => fuse(trainBase!, c.combine, st)),
   };
   return { stats: st, thresholds };
+}
+
+/** The training images minus those the robust AAE rejected (by id): what the transformation classifier learns from. */
+function withoutRejected(train: number[], source: ImageSource, rejectedIds: string[] | undefined): number[] {
+  if (!rejectedIds?.length) return train;
+  const out = new Set(rejectedIds);
+  return train.filter((i) => !out.has(source.items[i].id));
 }
 
 /** A value for each base score the detector computed (the transformation classifier's only when it has one). */

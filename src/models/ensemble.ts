@@ -117,10 +117,11 @@ export class DetectorEnsemble {
     const kind = this.members[0]!.resolveKind(options.score);
     const recon = this.members[0]!.resolveKind('recon') as BaseScore;
     const th = this.thresholds;
+    const kinds = this.scoreKinds;
+    const flagged = BASE_SCORES.filter((k) => kinds.includes(k));
     return first.map((r0, i) => {
-      const kinds = this.scoreKinds;
       const scores = Object.fromEntries(kinds.map((k) => [k, mean(per.map((p) => p[i]!.scores[k]!))])) as ScoreRecord<number>;
-      const flags = Object.fromEntries(BASE_SCORES.filter((k) => kinds.includes(k)).map((k) => [k, scores[k]! > th[k]!])) as BaseRecord<boolean>;
+      const flags = Object.fromEntries(flagged.map((k) => [k, scores[k]! > th[k]!])) as BaseRecord<boolean>;
       const isAnomaly = options.rule === 'either' ? flags.density || !!flags[recon] : scores[kind]! > th[kind]!;
       const out: ImageScore = { ...r0, score: scores[kind]!, scores, flags, isAnomaly };
       if (r0.map) {

@@ -300,7 +300,7 @@ export function knnDistances(codes: Float32Array, d: number, k: number, chunk = 
     for (let s = 0; s < n; s += chunk) {
       tidy(() => {
         const e = Math.min(n, s + chunk);
-        const dist = ops.sqrt(ops.clamp(ops.pairwiseSqDist(ops.slice(all, 0, s, e), all), 0, null));
+        const dist = ops.sqrt(ops.pairwiseSqDist(ops.slice(all, 0, s, e), all)); // clamped at 0 already
         // the smallest is the code itself (distance 0): take k + 1 and drop the first
         const [v] = ops.topk(dist, kk + 1, 1, false);
         out.set(ops.mean(ops.slice(v, 1, 1, kk + 1), [1]).toFloat32(), s);

@@ -1,6 +1,7 @@
 import type { Command } from '../main.js';
 import { dataOptions, deviceOption, applyThreads, csvField } from '../shared.js';
 import { writeFileAtomic } from '../../util/fs.js';
+import { SCORE_KINDS } from '../../detector.js';
 
 const command: Command = {
   spec: {
@@ -12,7 +13,7 @@ const command: Command = {
       { name: 'images', help: 'Image files, folders, or a spec such as builtin:mnist:test', required: true, variadic: true },
     ],
     options: {
-      score: { type: 'string', help: "Rank and decide by this score instead of the model's own (recon = the training loss's error)", choices: ['recon', 'mse', 'ssim', 'density', 'transform', 'combined'], value: 'kind' },
+      score: { type: 'string', help: "Rank and decide by this score instead of the model's own (recon = the training loss's error)", choices: ['recon', ...SCORE_KINDS], value: 'kind' },
       rule: { type: 'string', help: 'Verdicts: score (the ranking score above its threshold) or either (density below or reconstruction error above its own threshold)', choices: ['score', 'either'], default: 'score' },
       format: { type: 'string', alias: 'f', help: 'Output format', choices: ['json', 'csv'], default: 'json' },
       out: { type: 'string', alias: 'o', help: 'Write results to this file (atomically) instead of stdout', value: 'file' },

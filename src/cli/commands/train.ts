@@ -4,7 +4,7 @@ import { dataOptions, deviceOption, scoreKindOption, applyThreads } from '../sha
 import { LOSSES } from '../../train/losses.js';
 import { parseThresholdOption } from '../threshold-option.js';
 import type { BaseScore } from '../../detector.js';
-import type { RejectBy } from '../../models/aae.js';
+import { REJECT_BY, type RejectBy } from '../../models/aae.js';
 
 const command: Command = {
   spec: {
@@ -22,7 +22,7 @@ const command: Command = {
       prior: { type: 'string', help: 'aae: latent prior, a mixture of Gaussians (default) or N(0, I)', choices: ['gmm', 'normal'], value: 'kind' },
       components: { type: 'number', help: 'aae: mixture components of --prior gmm (default 10)', value: 'n' },
       reject: { type: 'string', help: 'aae: fraction of training images left out of each epoch after the warm-up, or auto (default 0.05)', value: 'f|auto' },
-      'reject-by': { type: 'string', help: 'aae: rank images for rejection by the prior likelihood of their code, its rank average with the reconstruction error, or both with the distance to the nearest training codes (default)', choices: ['prior', 'prior+recon', 'prior+recon+knn'], value: 'rank' },
+      'reject-by': { type: 'string', help: 'aae: rank images for rejection by the prior likelihood of their code, its rank average with the reconstruction error, or both with the distance to the nearest training codes (default)', choices: [...REJECT_BY], value: 'rank' },
       warmup: { type: 'number', help: 'aae: epochs on every image before rejection starts (default 2)', value: 'n' },
       arch: { type: 'string', help: 'Autoencoder layout: strided convs, or max pooling + upsampling', choices: ['strided', 'pooling'], default: 'strided' },
       filters: { type: 'list', help: 'Filters per encoder block, e.g. 32,64,128 (default: by size)', value: 'list' },
