@@ -186,6 +186,24 @@ export function squeeze(a: Tensor, dim: number): Tensor { return t1('squeeze', '
 export function permute(a: Tensor, dims: number[]): Tensor { return t1('permute', '', [a, dims]); }
 export function transpose(a: Tensor, d0: number, d1: number): Tensor { return t1('transpose', 'int', [a, d0, d1]); }
 export function contiguous(a: Tensor): Tensor { return t1('contiguous', '', [a]); }
+/**
+ * The same [N, C, H, W] values stored channels-last (NHWC, PyTorch's `memory_format=torch.channels_last`).
+ * A convolution given such an input runs in NHWC (cuDNN, oneDNN on the CPU) and keeps the layout
+ * for the layers after it, which spares the tensor cores a transposition per layer. With one channel the NCHW bytes are
+ * already NHWC, but libtorch reads such strides as NCHW, so that case is a restrided view.
+ */
+export function channelsLast(a: Tensor): Tensor {
+  if (a.shape.length !== 4) throw new RangeError(`channelsLast: expected [N, C, H, W], got [${a.shape}]`);
+  const [, c, h, w] = a.shape as [number, number, number, number];
+  if (c !== 1) return t1('contiguous', '', [a, MEMORY_FORMAT_CHANNELS_LAST]);
+  const dense = contiguous(a);
+  try {
+    return t1('as_strided', '', [dense, a.shape, [h * w, 1, w, 1], null]);
+  } finally {
+    dense.dispose(); // the view keeps the storage alive
+  }
+}
+const MEMORY_FORMAT_CHANNELS_LAST = 2; // c10::MemoryFormat::ChannelsLast
 export function clone(a: Tensor): Tensor { return t1('clone', '', [a]); }
 /** The same values cut from autograd. */
 export function detach(a: Tensor): Tensor { return t1('detach', '', [a]); }

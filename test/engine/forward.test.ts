@@ -6,7 +6,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ops, nn, tidy, liveTensors, manualSeed, Tensor } from '../../src/engine/index.js';
-import { assertClose, f32, f64, values } from './helpers.js';
+import { assertClose, f32, f64, randArray, values } from './helpers.js';
 
 const live0 = liveTensors();
 after(() => assert.equal(liveTensors(), live0, 'forward tests leaked tensors'));
@@ -351,6 +351,27 @@ describe('forward: dense layers, shapes, indexing', () => {
       assert.deepEqual(values(ops.maximum(a, b)), [3, 2, 3]);
       assert.deepEqual(values(ops.minimum(a, b)), [1, 2, 1]);
     });
+  });
+});
+
+describe('forward: channels-last layout', () => {
+  const strides = (t: Tensor) => [0, 1, 2, 3].map((d) => ops.callOp('stride', 'int', [t, d]) as number);
+  for (const c of [1, 3]) {
+    it(`channelsLast keeps the values and stores NHWC (${c} channel${c > 1 ? 's' : ''})`, () => {
+      tidy(() => {
+        const x = f32(randArray(2 * c * 4 * 5, 11 + c), [2, c, 4, 5]);
+        const y = ops.channelsLast(x);
+        assert.deepEqual(y.shape, [2, c, 4, 5]);
+        assert.deepEqual(strides(y), [4 * 5 * c, 1, 5 * c, c]);
+        assertClose(values(y), values(x), { rtol: 0, atol: 0 });
+        // a convolution of the NHWC input gives the NCHW result
+        const w = f32(randArray(6 * c * 9, 5), [6, c, 3, 3]);
+        assertClose(values(ops.conv2d(y, w, null, 1, 1)), values(ops.conv2d(x, w, null, 1, 1)), { rtol: 1e-5, atol: 1e-5 });
+      });
+    });
+  }
+  it('channelsLast refuses a tensor that is not [N, C, H, W]', () => {
+    tidy(() => assert.throws(() => ops.channelsLast(ops.zeros([3, 4])), /expected \[N, C, H, W\]/));
   });
 });
 
