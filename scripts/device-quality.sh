@@ -28,7 +28,8 @@ case "${1:-wait}" in
     if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then echo "already running (pid $(cat "$RUN/pid"))"; else
       ARGS=${QUALITY_ARGS:---device cuda --jobs 15 --torch-parallel --no-malaria --torch .carry/torch_oneclass.py}
       echo "starting: node dist/bench/quality.js $ARGS --json $RUN/quality.json"
-      VIGIL_THREADS=1 nohup node dist/bench/quality.js $ARGS --json "$RUN/quality.json" > "$RUN/quality.md" 2> "$RUN/quality.err" &
+      # setsid: its own session, so that the end of this device call does not take the run with it
+      VIGIL_THREADS=1 setsid nohup node dist/bench/quality.js $ARGS --json "$RUN/quality.json" > "$RUN/quality.md" 2> "$RUN/quality.err" &
       echo $! > "$RUN/pid"
     fi ;;
   wait) ;;
