@@ -374,8 +374,9 @@ export class Detector {
     checkCombine(combine, true);
     const source = await resolveImages(input, { normalClass: t.normalClass, strict: options.strict, onWarning: warn });
     const { train, val } = trainingSplit(source, input, { normalClass: t.normalClass, valFraction: t.valFraction, seed: t.seed, warn: () => {} });
-    if (train.length !== t.items || (val === train ? 0 : val.length) !== t.validationItems) {
-      throw new Error(`withTransforms: the detector was trained on ${t.items} + ${t.validationItems} images, the input gives ${train.length} + ${val === train ? 0 : val.length}: pass the input given to fit`);
+    const validationItems = val === train ? 0 : val.length;
+    if (train.length !== t.items || validationItems !== t.validationItems) {
+      throw new Error(`withTransforms: the detector was trained on ${t.items} + ${t.validationItems} images, the input gives ${train.length} + ${validationItems}: pass the input given to fit`);
     }
     const { preprocessing } = this.state;
     const seed = t.seed;
@@ -396,8 +397,7 @@ export class Detector {
       return new Detector(copy.model, copy.kde, state, this.device, copy.aae, transform);
     } catch (e) {
       copy?.dispose();
-      transform.net.dispose();
-      transform.set.dispose();
+      disposeTransform(transform);
       throw e;
     } finally {
       valPlan?.dispose();
@@ -574,8 +574,7 @@ export class Detector {
         transform.net.loadStateDict(tensorsUnder('transform', tensors), weights);
         transform.net.eval();
       } catch (e) {
-        transform?.net.dispose();
-        transform?.set.dispose();
+        disposeTransform(transform);
         if (aae) aae.dispose(); else model.dispose();
         throw e;
       }
@@ -592,8 +591,7 @@ export class Detector {
   /** Frees the native memory held by the model. */
   dispose(): void {
     if (this.aae) this.aae.dispose(); else this.model.dispose();
-    this.transform?.net.dispose();
-    this.transform?.set.dispose();
+    disposeTransform(this.transform);
     this.kde.dispose();
   }
 }
@@ -669,6 +667,12 @@ function perBase<V>(s: BaseRecord<Float32Array>, value: (k: BaseScore) => V): Ba
   return Object.fromEntries(BASE_SCORES.filter((k) => s[k] !== undefined).map((k) => [k, value(k)])) as BaseRecord<V>;
 }
 
+/** Frees the transformation classifier and its set's cached pixel maps, when there is one. */
+function disposeTransform(t: { net: TransformNet; set: TransformSet } | undefined): void {
+  t?.net.dispose();
+  t?.set.dispose();
+}
+
 /** The transformation classifier as a per-batch scorer for scoreBatches, when there is one. */
 function scorerOf(t: { net: TransformNet; set: TransformSet } | undefined): ((x: Tensor) => Float32Array) | undefined {
   return t ? (x) => transformScores(t.net, t.set, x) : undefined;
@@ -724,8 +728,7 @@ async function trainTransformNet(
   try {
     await runTraining(task, { epochs: o.epochs, schedule: makeSchedule(o.lr, { kind: 'cosine', epochs: o.epochs }), train: plan, seed: c.seed + 1, progress: c.progress });
   } catch (e) {
-    built.net.dispose();
-    built.set.dispose();
+    disposeTransform(built);
     throw e;
   } finally {
     task.dispose();

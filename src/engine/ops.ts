@@ -189,8 +189,9 @@ export function contiguous(a: Tensor): Tensor { return t1('contiguous', '', [a])
 /**
  * The same [N, C, H, W] values stored channels-last (NHWC, PyTorch's `memory_format=torch.channels_last`).
  * A convolution given such an input runs in NHWC (cuDNN, oneDNN on the CPU) and keeps the layout
- * for the layers after it, which spares the tensor cores a transposition per layer. With one channel the NCHW bytes are
- * already NHWC, but libtorch reads such strides as NCHW, so that case is a restrided view.
+ * for the layers after it, which spares the tensor cores a transposition per layer. With one
+ * channel the NCHW bytes are already NHWC, but libtorch reads such strides as NCHW, so that case
+ * is a restrided view.
  */
 export function channelsLast(a: Tensor): Tensor {
   if (a.shape.length !== 4) throw new RangeError(`channelsLast: expected [N, C, H, W], got [${a.shape}]`);

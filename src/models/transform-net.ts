@@ -45,6 +45,8 @@ export interface TransformSet {
   applyRange(x: Tensor, from: number, to: number): Tensor;
   /** Every transformation of every image: [T * N, C, H, W], transformation-major, and the int64 labels [T * N]. */
   expand(x: Tensor): { x: Tensor; labels: Tensor };
+  /** The int64 labels of applyRange(x, from, to) for N images: [(to - from) * N], each transformation's index N times. */
+  labels(n: number, from: number, to: number, device: string): Tensor;
   /** `apply` done op by op (flip, pad, cut, turn): the definition that apply and expand's gather reproduce; for tests. */
   reference(x: Tensor, t: number): Tensor;
   /** Frees the cached pixel maps (one small int64 tensor per image size and device). */
@@ -118,6 +120,8 @@ export function transformSet(opts: TransformSetOptions = {}): TransformSet {
       return ops.reshape(ops.contiguous(ops.permute(all, [2, 0, 1, 3, 4])), [(to - from) * n, c, h, w]);
     });
   };
+  const labels = (n: number, from: number, to: number, device: string): Tensor =>
+    ops.indices(Array.from({ length: (to - from) * n }, (_, i) => from + Math.floor(i / n)), device);
   const checkRange = (from: number, to: number) => {
     if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && to <= transforms.length && from < to)) {
       throw new RangeError(`transforms: index ${to - from === 1 ? from : `range ${from}..${to}`} out of range 0..${transforms.length - 1}`);
@@ -134,11 +138,11 @@ export function transformSet(opts: TransformSetOptions = {}): TransformSet {
       return gather(x, from, to);
     },
     expand(x: Tensor) {
-      return tidy(() => {
-        const n = x.shape[0]!;
-        const labels = ops.indices(transforms.flatMap((_, t) => new Array<number>(n).fill(t)), x.device);
-        return { x: gather(x, 0, transforms.length), labels };
-      });
+      return tidy(() => ({ x: gather(x, 0, transforms.length), labels: labels(x.shape[0]!, 0, transforms.length, x.device) }));
+    },
+    labels(n: number, from: number, to: number, device: string) {
+      checkRange(from, to);
+      return labels(n, from, to, device);
     },
     reference: compose,
     dispose() {
@@ -203,8 +207,7 @@ export function transformScores(net: TransformNet, set: TransformSet, x: Tensor,
     let total: Tensor | undefined;
     for (let from = 0; from < set.count; from += perForward) {
       const to = Math.min(set.count, from + perForward);
-      const labels = ops.indices(Array.from({ length: (to - from) * n }, (_, i) => from + Math.floor(i / n)), x.device);
-      const nll = ops.crossEntropy(net.forward(set.applyRange(x, from, to)), labels, 'none'); // [(to - from) * N]
+      const nll = ops.crossEntropy(net.forward(set.applyRange(x, from, to)), set.labels(n, from, to, x.device), 'none'); // [(to - from) * N]
       const sum = ops.sum(ops.reshape(nll, [to - from, n]), 0);
       total = total ? ops.add(total, sum) : sum;
     }

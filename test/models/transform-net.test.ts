@@ -64,6 +64,9 @@ describe('transformSet', () => {
         assert.deepEqual(pixels(set.applyRange(x, 2, 5)), pixels(ops.cat(defined.slice(2, 5), 0)));
         assert.deepEqual(pixels(set.expand(x).x), pixels(ops.cat(defined, 0)));
         assert.throws(() => set.applyRange(x, 3, set.count + 1), /range 3\.\.\d+ out of range/);
+        assert.deepEqual(Array.from(set.labels(2, 1, 3, 'cpu').toFloat32()), [1, 1, 2, 2]);
+        assert.deepEqual(Array.from(set.expand(x).labels.toFloat32()), set.transforms.flatMap((_, t) => new Array<number>(shape[0]).fill(t)));
+        assert.throws(() => set.labels(2, 0, set.count + 1, 'cpu'), /out of range/);
       });
       set.dispose();
     }
