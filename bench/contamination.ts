@@ -41,20 +41,7 @@ import { engineInfo, resolveDevice, getNumThreads } from '../src/engine/index.js
 import type { ImageSource } from '../src/data/types.js';
 import { decodeMalaria } from './malaria.js';
 import type { RejectBy } from '../src/models/aae.js';
-
-function arg(name: string, def?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined && !process.argv[i + 1]!.startsWith('--') ? process.argv[i + 1]! : def;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
-function list(s: string): string[] { return s.split(',').map((x) => x.trim()).filter(Boolean); }
-function range(s: string): number[] {
-  return list(s).flatMap((p) => {
-    const m = /^(\d+)-(\d+)$/.exec(p);
-    if (m) return Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, i) => Number(m[1]) + i);
-    return [Number(p)];
-  });
-}
+import { arg, flag, list, range } from './args.js';
 
 const quick = flag('quick');
 const datasets = list(arg('datasets', 'mnist,fashion-mnist')!) as BuiltinName[];

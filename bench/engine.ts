@@ -19,13 +19,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ops, tidy, noGrad, Adam, manualSeed, synchronize, getNumThreads, engineInfo, resolveDevice } from '../src/engine/index.js';
 import { referenceAutoencoder } from '../src/models/reference.js';
+import { arg } from './args.js';
 
 interface Row { engine: string; device: string; threads: number; shape: number[]; batch: number; trainImgPerSec: number; inferImgPerSec: number; steadyInferImgPerSec?: number }
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 
 function runVigil(device: string, h: number, w: number, c: number, batch: number, steps: number): Row {
   manualSeed(0);

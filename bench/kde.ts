@@ -13,11 +13,7 @@
 import { ops, manualSeed, synchronize, engineInfo, resolveDevice, liveTensors } from '../src/engine/index.js';
 import { LatentKDE } from '../src/scoring/kde.js';
 import type { LatentKDEOptions } from '../src/scoring/kde.js';
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : def;
-}
+import { arg } from './args.js';
 
 const n = Number(arg('n', '60000'));
 const d = Number(arg('d', '32'));

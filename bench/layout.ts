@@ -13,11 +13,8 @@
 import { ops, tidy, noGrad, Adam, manualSeed, synchronize, engineInfo, resolveDevice, type Tensor, type Module } from '../src/engine/index.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { ConvAutoencoder, defaultArchitecture } from '../src/models/autoencoder.js';
+import { arg } from './args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : def;
-}
 const device = resolveDevice(arg('device', 'cuda'));
 const steps = Number(arg('steps', '100'));
 const rounds = Number(arg('rounds', '2'));

@@ -57,6 +57,7 @@ import { splitIndices } from '../src/data/split.js';
 import { engineInfo, resolveDevice, getNumThreads } from '../src/engine/index.js';
 import type { ImageSource } from '../src/data/types.js';
 import { decodeMalaria } from './malaria.js';
+import { arg, flag, list, range } from './args.js';
 
 type DatasetName = BuiltinName | 'malaria';
 type ConfigName = 'default' | 'best' | 'ens3' | 'msessim' | 'msessim-ens3' | 'fuse3' | 'transforms' | 'transforms-ens3';
@@ -84,19 +85,6 @@ export const CONFIGS: Record<ConfigName, Record<DatasetName, EnsembleOptions>> =
 };
 function each(o: EnsembleOptions): Record<DatasetName, EnsembleOptions> {
   return { mnist: o, 'fashion-mnist': o, malaria: o };
-}
-
-function arg(name: string, def?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined && !process.argv[i + 1]!.startsWith('--') ? process.argv[i + 1]! : def;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
-function range(s: string): number[] {
-  return list(s).flatMap((p) => {
-    const m = /^(\d+)-(\d+)$/.exec(p);
-    return m ? Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, i) => Number(m[1]) + i) : [Number(p)];
-  });
 }
 
 const quick = flag('quick');
