@@ -51,8 +51,8 @@ export function rangeText(o: OptSpec): string | undefined {
   const lo = o.min !== undefined ? `${o.min}` : o.above !== undefined ? `${o.above} (exclusive)` : undefined;
   const hi = o.max !== undefined ? `${o.max}` : o.below !== undefined ? `${o.below} (exclusive)` : undefined;
   if (lo && hi) return `from ${lo} to ${hi}`;
-  if (lo) return o.min !== undefined ? `at least ${o.min}` : `above ${o.above}`;
-  if (hi) return o.max !== undefined ? `at most ${o.max}` : `below ${o.below}`;
+  if (lo) return o.min !== undefined ? `of at least ${o.min}` : `above ${o.above}`;
+  if (hi) return o.max !== undefined ? `of at most ${o.max}` : `below ${o.below}`;
   return undefined;
 }
 
@@ -108,7 +108,8 @@ function toOption(key: string, o: OptSpec): Option {
       try {
         v = parseValue(o, raw);
       } catch (e) {
-        throw new InvalidArgumentError(`--${key} ${(e as Error).message}`);
+        const m = (e as Error).message;
+        throw new InvalidArgumentError(m.startsWith(`--${key}`) ? m : `--${key} ${m}`);
       }
       // a repeated list flag adds to the values given before it (never to the default)
       return o.type === 'list' && Array.isArray(previous) && previous !== o.default ? [...previous, ...(v as string[])] : v;
@@ -118,6 +119,18 @@ function toOption(key: string, o: OptSpec): Option {
   if (o.default !== undefined && o.default !== false) opt.default(o.default, Array.isArray(o.default) ? o.default.join(',') : undefined);
   if (o.env) opt.env(o.env);
   return opt;
+}
+
+/**
+ * Commander says "option '-e, --epochs <n>' argument '1.5' is invalid. <our message>"; our message
+ * names the flag already, so keep it alone (and say where an environment value came from).
+ */
+function usageMessage(s: string): string {
+  const text = s.replace(/^error: /, '');
+  const cut = text.indexOf(' is invalid. ');
+  if (!text.startsWith('option ') || cut < 0) return text;
+  const env = /value '.*' from env '(\w+)'$/.exec(text.slice(0, cut));
+  return `${env ? `${env[1]}: ` : ''}${text.slice(cut + ' is invalid. '.length)}`;
 }
 
 function examplesText(spec: CommandSpec): string {
@@ -136,7 +149,7 @@ export function buildCommand(spec: CommandSpec, io: { out: (s: string) => void; 
     .configureOutput({
       writeOut: io.out,
       writeErr: io.err,
-      outputError: (s, write) => write(`vigil ${spec.name}: ${s.replace(/^error: /, '')}`),
+      outputError: (s, write) => write(`vigil ${spec.name}: ${usageMessage(s)}`),
     })
     .showHelpAfterError(`(see vigil ${spec.name} --help)`)
     .addHelpText('after', examplesText(spec));

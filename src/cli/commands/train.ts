@@ -146,7 +146,8 @@ const command: Command = {
       process.stderr.write(`robust AAE: left ${t.rejected.count} training images (${(100 * t.rejected.fraction).toFixed(1)}%) out of the last epoch` +
         `${t.rejected.count ? `, e.g. ${t.rejected.ids.slice(0, 3).join(', ')}; all are listed in ${out}/manifest.json (training.rejected.ids)` : ''}\n`);
     }
-    process.stdout.write(JSON.stringify({ model: out, score: det.scoreKind, threshold: th, epochs: t.epochs, finalLoss: t.history.at(-1)?.trainLoss, valLoss: t.history.at(-1)?.valLoss, ...(t.rejected ? { rejected: t.rejected.count } : {}), seconds: (Date.now() - t0) / 1000 }) + '\n');
+    const { getNumThreads } = await import('../../engine/runtime.js');
+    process.stdout.write(JSON.stringify({ model: out, score: det.scoreKind, threshold: th, epochs: t.epochs, finalLoss: t.history.at(-1)?.trainLoss, valLoss: t.history.at(-1)?.valLoss, ...(t.rejected ? { rejected: t.rejected.count } : {}), seconds: (Date.now() - t0) / 1000, threads: getNumThreads() }) + '\n');
     det.dispose();
   },
 };
