@@ -18,6 +18,7 @@ export const ENVIRONMENT: [string, string][] = [
   ['VIGIL_DEVICE', 'default of --device (cpu, cuda, cuda:N, auto)'],
   ['VIGIL_THREADS', 'default of --threads (CPU threads for libtorch)'],
   ['VIGIL_NATIVE', 'path of a built vigil_native.node to load instead of the packaged one'],
+  ['VIGIL_FASHION_MNIST_DIR', 'folder of the Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)'],
   ['VIGIL_DEBUG', 'set to print the stack trace of an error'],
 ];
 
@@ -37,7 +38,8 @@ function mainHelp(): string {
     '  -v, --version  print the version',
     '',
     'Environment:',
-    ...ENVIRONMENT.map(([k, v]) => `  ${k.padEnd(14)} ${v}`),
+    ...ENVIRONMENT.map(([k, v]) => `  ${k.padEnd(24)} ${v}`),
+    '  Building the addon reads LIBTORCH, LIBTORCH_INCLUDE, LIBTORCH_LIB, VIGIL_LIBTORCH_BYPASS_VERSION_CHECK, VIGIL_PREBUILT_ADDON.',
     '',
     'Run `vigil <command> --help` for the options of each. Exit codes: 0 done, 1 failed, 2 usage error.',
     '',

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from '../main.js';
-import { deviceOption, applyThreads } from '../shared.js';
+import { deviceOption, applyThreads, warn } from '../shared.js';
 import { checkOutputPath } from '../validate.js';
 import { resolveClasses } from '../../data/builtin.js';
 import { writeFileAtomic } from '../../util/fs.js';
@@ -35,7 +35,7 @@ const command: Command = {
     mkdirSync(out, { recursive: true });
     const seed = a.seed as number;
     const epochs = a.epochs as number;
-    const common = { epochs, batchSize: 64, device: a.device as string, seed, progress: true } as const;
+    const common = { epochs, batchSize: 64, device: a.device as string, seed, progress: true, onWarning: warn } as const;
     const log = (s: string) => process.stderr.write(`${s}\n`);
     const table = (rows: { score: string; auroc: number }[]) => rows.map((r) => `    ${r.score.padEnd(9)} AUROC ${r.auroc.toFixed(4)}`).join('\n');
     const kinds = ['mse', 'ssim', 'density', 'combined'] as const;
