@@ -50,56 +50,63 @@ function nearest(name: string): string | undefined {
   return Object.keys(COMMANDS).find((c) => c.startsWith(name.slice(0, 2)) || name.startsWith(c.slice(0, 3)));
 }
 
-function unknownCommand(name: string): number {
+/** Where runCommand writes help and usage errors (a command's results always go to process.stdout). */
+export interface CommandIO {
+  out(text: string): void;
+  err(text: string): void;
+}
+const processIO: CommandIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+function unknownCommand(name: string, io: CommandIO): number {
   const near = nearest(name);
-  process.stderr.write(`vigil: unknown command '${name}'${near ? ` (did you mean ${near}?)` : ''}; see vigil --help\n`);
+  io.err(`vigil: unknown command '${name}'${near ? ` (did you mean ${near}?)` : ''}; see vigil --help\n`);
   return 2;
 }
 
 /** Runs a command line (without `node vigil`) and returns the exit code; for tests too. */
-export async function runCommand(argv: string[]): Promise<number> {
+export async function runCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
-    process.stderr.write(mainHelp());
+    io.err(mainHelp());
     return 2;
   }
   if (name === '--help' || name === '-h') {
-    process.stdout.write(mainHelp());
+    io.out(mainHelp());
     return 0;
   }
   if (name === '--version' || name === '-v' || name === '-V') {
-    process.stdout.write(`${VERSION}\n`);
+    io.out(`${VERSION}\n`);
     return 0;
   }
   if (name === 'help') {
     if (rest.length === 0) {
-      process.stdout.write(mainHelp());
+      io.out(mainHelp());
       return 0;
     }
     const entry = COMMANDS[rest[0]!];
-    if (!entry) return unknownCommand(rest[0]!);
-    return parseArgs((await entry.load()).spec, ['--help']) as number;
+    if (!entry) return unknownCommand(rest[0]!, io);
+    return parseArgs((await entry.load()).spec, ['--help'], io) as number;
   }
   if (name.startsWith('-')) {
-    process.stderr.write(`vigil: unknown option ${name}; options come after the command (vigil <command> ${name}); see vigil --help\n`);
+    io.err(`vigil: unknown option ${name}; options come after the command (vigil <command> ${name}); see vigil --help\n`);
     return 2;
   }
   const entry = COMMANDS[name];
-  if (!entry) return unknownCommand(name);
+  if (!entry) return unknownCommand(name, io);
   const cmd = await entry.load();
   try {
-    const args = parseArgs(cmd.spec, rest);
+    const args = parseArgs(cmd.spec, rest, io);
     if (typeof args === 'number') return args;
     return (await cmd.run(args)) ?? 0;
   } catch (e) {
     const { clearProgressLine } = await import('../train/progress.js');
     clearProgressLine();
     if (e instanceof UsageError) {
-      process.stderr.write(`vigil ${name}: ${e.message}\n(see vigil ${name} --help)\n`);
+      io.err(`vigil ${name}: ${e.message}\n(see vigil ${name} --help)\n`);
       return 2;
     }
-    process.stderr.write(`vigil ${name}: error: ${(e as Error).message}\n`);
-    if (process.env.VIGIL_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    io.err(`vigil ${name}: error: ${(e as Error).message}\n`);
+    if (process.env.VIGIL_DEBUG) io.err(`${(e as Error).stack}\n`);
     return 1;
   }
 }
