@@ -49,7 +49,8 @@ function draw(stream: ProgressStream, text: string): void {
 export function epochLine(p: { epoch: number; epochs: number; frac: number; loss: number; elapsed: number; eta: number }, cols: number): string {
   const head = `epoch ${p.epoch + 1}/${p.epochs}`;
   const pct = `${(p.frac * 100).toFixed(0).padStart(3)}%`;
-  const tail = ` ${pct} loss ${p.loss.toFixed(5)} elapsed ${fmtTime(p.elapsed)} ETA ${fmtTime(p.eta)}`;
+  // times padded to their usual widest, so the bar keeps its width as they change
+  const tail = ` ${pct} loss ${p.loss.toFixed(5)} elapsed ${fmtTime(p.elapsed).padEnd(6)} ETA ${fmtTime(p.eta).padEnd(6)}`;
   const room = cols - head.length - tail.length - 3;
   if (room < 5) return `${head}${tail}`.slice(0, cols);
   const barWidth = Math.min(room, 24);
