@@ -137,7 +137,7 @@ function examplesText(spec: CommandSpec): string {
   return spec.examples?.length ? `\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}\n` : '';
 }
 
-/** The commander command for a spec; `onError` receives each usage message. */
+/** The commander command for a spec; help goes to `io.out`, usage errors to `io.err`. */
 export function buildCommand(spec: CommandSpec, io: { out: (s: string) => void; err: (s: string) => void } = {
   out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s),
 }): Command {

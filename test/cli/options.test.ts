@@ -112,7 +112,7 @@ test('option values are checked up front, each error names the option and the ac
     [['--size', '513'], /--size must be an integer from 8 to 512, got 513/],
     [['--batch-size', '0'], /--batch-size must be an integer of at least 1/],
     [['--lr', '0'], /--lr must be a number above 0, got 0/],
-    [['--val-split', '1'], /--val-split must be a number from 0 \(exclusive\) to 1 \(exclusive\), got 1/],
+    [['--val-split', '1'], /--val-split must be a number from 0 to 1 \(exclusive\), got 1/],
     [['--dropout', '1'], /--dropout must be a number from 0 to 1 \(exclusive\)/],
     [['--filters', '8,x'], /--filters expects integers of at least 1, separated by commas; got 'x'/],
     [['--augment', 'hflip,spin'], /--augment 'spin' is not one of hflip, vflip/],

@@ -43,7 +43,7 @@ const command: Command = {
       schedule: { type: 'string', help: 'Learning-rate decay', choices: ['cosine', 'step', 'constant'], default: 'cosine' },
       loss: { type: 'string', help: 'Training loss', choices: LOSSES as string[], default: 'mse' },
       patience: { type: 'integer', help: 'Early stopping: epochs without validation improvement (0 = off)', default: 0, value: 'n', min: 0 },
-      'val-split': { type: 'number', help: 'Fraction of normal images held out for validation and the threshold', default: 0.1, value: 'f', above: 0, below: 1 },
+      'val-split': { type: 'number', help: 'Fraction of normal images held out for validation and the threshold', default: 0.1, value: 'f', min: 0, below: 1 },
       augment: { type: 'list', help: 'Augmentations', value: 'list', choices: AUGMENTATIONS },
       score: { ...scoreKindOption, default: 'combined' },
       combine: { type: 'list', help: 'Scores fused by the combined score (default ssim,density, plus transform with --transforms)', value: 'list', choices: BASE_SCORES as string[] },
