@@ -3,8 +3,12 @@ import type { OptSpec } from './args.js';
 import { SCORE_KINDS } from '../detector.js';
 import { clearProgressLine } from '../train/progress.js';
 
+function checkDevice(raw: string): void {
+  if (!/^(auto|cpu|cuda(:\d+)?)$/.test(raw)) throw new Error(`must be auto, cpu, cuda or cuda:N; got '${raw}'`);
+}
+
 export const deviceOption: Record<string, OptSpec> = {
-  device: { type: 'string', help: 'Where to compute: auto (CUDA when available), cpu, cuda, cuda:N', default: 'auto', value: 'name', env: 'VIGIL_DEVICE' },
+  device: { type: 'string', help: 'Where to compute: auto (CUDA when available), cpu, cuda, cuda:N', default: 'auto', value: 'name', env: 'VIGIL_DEVICE', validate: checkDevice },
   threads: { type: 'integer', help: 'CPU threads for libtorch (default: all cores)', value: 'n', min: 1, env: 'VIGIL_THREADS' },
 };
 

@@ -120,6 +120,7 @@ test('option values are checked up front, each error names the option and the ac
     [['--threshold', 'quantile:1.5'], /--threshold quantile must be in \(0, 1\), got 1\.5/],
     [['--channels', '2'], /--channels must be one of 1, 3; got '2'/],
     [['--model', 'aae', '--reject', '2'], /--reject must be a fraction in \[0, 1\) or auto, got '2'/],
+    [['--device', 'gpu'], /--device must be auto, cpu, cuda or cuda:N; got 'gpu'/],
   ];
   for (const [args, message] of cases) {
     const r = await vigil(['train', root, ...args]);
