@@ -23,7 +23,7 @@ export function checkOutputPath(path: string, flag: string, kind: OutputKind): v
       throw new UsageError(`${flag} ${path} is an existing file, not a folder; give another path or remove the file`);
     }
     if (kind === 'file' && st.isDirectory()) throw new UsageError(`${flag} ${path} is a folder; give a file path`);
-    if (kind === 'model' && !existsSync(join(full, 'manifest.json')) && !isEmptyDir(full)) {
+    if (kind === 'model' && !looksLikeModelFolder(full) && !isEmptyDir(full)) {
       throw new UsageError(`${flag} ${path} is a folder that is not a vigil model (no manifest.json); ` +
         'the model folder replaces it whole, so give a new path or an existing model folder');
     }
@@ -39,6 +39,11 @@ export function checkOutputPath(path: string, flag: string, kind: OutputKind): v
   } catch (e) {
     throw new UsageError(`${flag} ${path}: cannot create files in ${parent} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+}
+
+/** A folder written by `vigil train` (the one place that knows the model folder's layout here). */
+function looksLikeModelFolder(dir: string): boolean {
+  return existsSync(join(dir, 'manifest.json'));
 }
 
 function isEmptyDir(dir: string): boolean {
