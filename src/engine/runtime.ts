@@ -29,7 +29,7 @@ export function initThreads(): void {
   whenNativeLoaded(() => {
     if (threadsSet) return;
     const env = process.env.VIGIL_THREADS;
-    if (env !== undefined && !/^\s*[1-9]\d*\s*$/.test(env)) throw new RangeError(`VIGIL_THREADS must be a positive integer, got '${env}'`);
+    if (env && !/^\s*[1-9]\d*\s*$/.test(env)) throw new RangeError(`VIGIL_THREADS must be a positive integer, got '${env}'`);
     setNumThreads(env ? Number(env) : availableParallelism());
   });
 }
