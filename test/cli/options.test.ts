@@ -3,7 +3,7 @@
  * checks of option values and output paths, all answered before any work (and, for help and
  * usage errors, without loading the native engine).
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
@@ -255,5 +255,6 @@ test('shards are disjoint and cover the input', () => {
       assert.equal(next, n);
     }
   }
-  rmSync(root, { recursive: true, force: true });
 });
+
+after(() => rmSync(root, { recursive: true, force: true }));
