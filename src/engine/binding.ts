@@ -38,30 +38,73 @@ export interface NativeBinding {
   version(): { torch: string; cuda: boolean; parallel: string };
 }
 
-function load(): NativeBinding {
+/** Where the addon is looked for: VIGIL_NATIVE, then the build folder of the package (or checkout). */
+export function nativeCandidates(): string[] {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-  const candidates = [
+  return [
     process.env.VIGIL_NATIVE,
     join(root, 'native', 'build', 'Release', 'vigil_native.node'),
     join(root, '..', 'native', 'build', 'Release', 'vigil_native.node'),
   ].filter((p): p is string => !!p);
+}
+
+const FIXES =
+  'Fix one of these, then run `npm rebuild vigil-anomaly` (or `node native/build.mjs` in a checkout):\n' +
+  '  - Debian/Ubuntu: apt-get install libtorch-dev libopenblas0-pthread build-essential python3\n' +
+  '  - or set LIBTORCH to a libtorch folder (with include/ and lib/), e.g. the torch folder of a PyTorch install\n' +
+  '  - or point VIGIL_NATIVE at a built vigil_native.node';
+
+function load(): NativeBinding {
+  const candidates = nativeCandidates();
   const path = candidates.find((p) => existsSync(p));
   if (!path) {
-    throw new Error(
-      `vigil: the native engine is not built (looked for ${candidates.join(', ')}).\n` +
-        'Build it with `npm rebuild vigil` (or `node native/build.mjs` in a checkout); it needs libtorch:\n' +
-        '  Debian/Ubuntu: apt-get install libtorch-dev libopenblas0-pthread\n' +
-        '  or LIBTORCH=/path/to/libtorch (e.g. the torch folder of a PyTorch install).',
-    );
+    throw new Error(`vigil: the native engine is not built (looked for ${candidates.join(', ')}).\n${FIXES}`);
   }
   try {
     return createRequire(import.meta.url)(path) as NativeBinding;
   } catch (e) {
     throw new Error(
       `vigil: could not load the native engine ${path}: ${(e as Error).message}\n` +
-        'If libtorch moved or was upgraded, rebuild with `npm rebuild vigil` (or `node native/build.mjs`).',
+        `If libtorch moved or was upgraded, rebuild. ${FIXES}`,
     );
   }
 }
 
-export const native: NativeBinding = load();
+let loaded: NativeBinding | undefined;
+const onLoad: (() => void)[] = [];
+
+/**
+ * Runs `fn` once the addon is loaded (now, if it is). Process-wide settings such as the thread
+ * count wait for the load this way, so importing the engine costs no libtorch start-up.
+ */
+export function whenNativeLoaded(fn: () => void): void {
+  if (loaded) fn();
+  else onLoad.push(fn);
+}
+
+/** Loads the addon now; throws the error with the fixes when it cannot. */
+export function loadNative(): NativeBinding {
+  if (!loaded) {
+    loaded = load();
+    for (const fn of onLoad.splice(0)) fn();
+  }
+  return loaded;
+}
+
+/** Whether the addon loads, without throwing: for `vigil info` and other diagnostics. */
+export function nativeStatus(): { ok: true } | { ok: false; error: string } {
+  try {
+    loadNative();
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message };
+  }
+}
+
+/**
+ * The addon, loaded on first use: importing vigil (its metrics, data readers, `--help`) neither
+ * needs the addon built nor pays for starting libtorch.
+ */
+export const native: NativeBinding = new Proxy({} as NativeBinding, {
+  get: (_, key) => (loaded ?? loadNative())[key as keyof NativeBinding],
+});

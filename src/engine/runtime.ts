@@ -1,6 +1,6 @@
 /** Process-wide engine settings: seeding, threads, devices. */
 import { availableParallelism } from 'node:os';
-import { native } from './binding.js';
+import { native, whenNativeLoaded } from './binding.js';
 
 let threadsSet = false;
 
@@ -20,11 +20,18 @@ export function getNumThreads(): number {
   return native.getNumThreads();
 }
 
-/** Applied once at engine load: VIGIL_THREADS, else all cores (libtorch alone picks physical cores only). */
+/**
+ * Applied once when the addon loads (not at import, so that a later setNumThreads, e.g. from
+ * `--threads`, is never overridden): VIGIL_THREADS, else all cores (libtorch alone picks
+ * physical cores only).
+ */
 export function initThreads(): void {
-  if (threadsSet) return;
-  const env = process.env.VIGIL_THREADS;
-  setNumThreads(env ? Number(env) : availableParallelism());
+  whenNativeLoaded(() => {
+    if (threadsSet) return;
+    const env = process.env.VIGIL_THREADS;
+    if (env && !/^\s*[1-9]\d*\s*$/.test(env)) throw new RangeError(`VIGIL_THREADS must be a positive integer, got '${env}'`);
+    setNumThreads(env ? Number(env) : availableParallelism());
+  });
 }
 
 export function cudaAvailable(): boolean {

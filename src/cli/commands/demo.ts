@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from '../main.js';
-import { deviceOption, applyThreads } from '../shared.js';
+import { deviceOption, applyThreads, warn } from '../shared.js';
+import { checkOutputPath } from '../validate.js';
+import { resolveClasses } from '../../data/builtin.js';
 import { writeFileAtomic } from '../../util/fs.js';
 
 const command: Command = {
@@ -12,27 +14,28 @@ const command: Command = {
     positionals: [],
     options: {
       out: { type: 'string', alias: 'o', help: 'Folder for the models, scores and heatmaps', default: 'vigil-demo', value: 'dir' },
-      class: { type: 'string', help: 'Normal Fashion-MNIST class of the one-class experiment (number or name)', default: '0', value: 'class' },
-      'train-images': { type: 'number', help: 'Fashion-MNIST training images for the first experiment', default: 6000, value: 'n' },
-      'test-images': { type: 'number', help: 'Test images per dataset in the first experiment', default: 2000, value: 'n' },
-      epochs: { type: 'number', help: 'Training epochs per experiment', default: 4, value: 'n' },
-      seed: { type: 'number', help: 'Random seed', default: 0, value: 'n' },
+      class: { type: 'string', help: 'Normal Fashion-MNIST class of the one-class experiment (number or name)', default: '0', value: 'class', validate: (c) => { resolveClasses('fashion-mnist', [c]); } },
+      'train-images': { type: 'integer', help: 'Fashion-MNIST training images for the first experiment', default: 6000, value: 'n', min: 10 },
+      'test-images': { type: 'integer', help: 'Test images per dataset in the first experiment', default: 2000, value: 'n', min: 1 },
+      epochs: { type: 'integer', help: 'Training epochs per experiment', default: 4, value: 'n', min: 1 },
+      seed: { type: 'integer', help: 'Random seed', default: 0, value: 'n', min: 0 },
       ...deviceOption,
     },
     examples: ['vigil demo', 'vigil demo --class Trouser --epochs 10 --out /tmp/demo'],
   },
   async run(a) {
-    applyThreads(a.threads);
+    checkOutputPath(a.out as string, '--out', 'folder');
     const t0 = Date.now();
     const { Detector } = await import('../../detector.js');
-    const { builtinSource, oneClassSource, resolveClasses, FASHION_MNIST_CLASSES } = await import('../../data/builtin.js');
+    await applyThreads(a.threads);
+    const { builtinSource, oneClassSource, FASHION_MNIST_CLASSES } = await import('../../data/builtin.js');
     const { auroc } = await import('../../eval/metrics.js');
     const { writeHeatmaps } = await import('../../report/heatmap.js');
     const out = resolve(a.out as string);
     mkdirSync(out, { recursive: true });
     const seed = a.seed as number;
     const epochs = a.epochs as number;
-    const common = { epochs, batchSize: 64, device: a.device as string, seed, progress: true } as const;
+    const common = { epochs, batchSize: 64, device: a.device as string, seed, progress: true, onWarning: warn } as const;
     const log = (s: string) => process.stderr.write(`${s}\n`);
     const table = (rows: { score: string; auroc: number }[]) => rows.map((r) => `    ${r.score.padEnd(9)} AUROC ${r.auroc.toFixed(4)}`).join('\n');
     const kinds = ['mse', 'ssim', 'density', 'combined'] as const;

@@ -1,5 +1,6 @@
 import type { Command } from '../main.js';
 import { dataOptions, deviceOption, applyThreads } from '../shared.js';
+import { checkOutputPath } from '../validate.js';
 import { writeFileAtomic } from '../../util/fs.js';
 
 const command: Command = {
@@ -15,7 +16,7 @@ const command: Command = {
       ...dataOptions,
       json: { type: 'boolean', help: 'Print the full report as JSON' },
       out: { type: 'string', alias: 'o', help: 'Also write the JSON report to this file', value: 'file' },
-      'batch-size': { type: 'number', help: 'Images per batch', default: 256, value: 'n' },
+      'batch-size': { type: 'integer', help: 'Images per batch', default: 256, value: 'n', min: 1 },
       ...deviceOption,
     },
     examples: [
@@ -25,8 +26,9 @@ const command: Command = {
     ],
   },
   async run(a) {
-    applyThreads(a.threads);
+    if (a.out !== undefined) checkOutputPath(a.out as string, '--out', 'file');
     const { Detector } = await import('../../detector.js');
+    await applyThreads(a.threads);
     const det = Detector.load(a._[0], { device: a.device as string });
     const { summary, pixelAuroc, results } = await det.evaluate(a._[1], {
       normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean, batchSize: a['batch-size'] as number,

@@ -1,13 +1,35 @@
 import type { Command } from '../main.js';
-import { dataOptions, deviceOption, applyThreads, csvField } from '../shared.js';
-import { writeFileAtomic } from '../../util/fs.js';
-import { SCORE_KINDS } from '../../detector.js';
+import { dataOptions, deviceOption, applyThreads, csvField, warn } from '../shared.js';
+import { checkOutputPath } from '../validate.js';
+import { openOutput } from '../output.js';
+import { SCORE_KINDS, type ImageScore } from '../../detector.js';
+import type { ImageItem, ImageSource } from '../../data/types.js';
+
+/** Images per call of Detector.score: each chunk's rows are written before the next is scored. */
+const CHUNK = 256;
+
+/** `i/N`: part i (0 to N-1) of N. */
+export function parseShard(raw: string): { index: number; count: number } {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(raw);
+  if (!m) throw new Error(`must look like i/N (part i of N, i from 0 to N-1, e.g. 0/4); got '${raw}'`);
+  const index = Number(m[1]), count = Number(m[2]);
+  if (count < 1) throw new Error(`N must be at least 1; got '${raw}'`);
+  if (index >= count) throw new Error(`i must be from 0 to N-1 (${count - 1}); got '${raw}'`);
+  return { index, count };
+}
+
+/** Part `index` of `count` contiguous, disjoint parts that together cover `n` items. */
+export function shardRange(n: number, index: number, count: number): [number, number] {
+  return [Math.floor((index * n) / count), Math.floor(((index + 1) * n) / count)];
+}
+
+interface Entry { source: ImageSource; index: number; item: ImageItem }
 
 const command: Command = {
   spec: {
     name: 'score',
     summary: 'score images with a trained model: one row per image with its scores and verdict',
-    usage: 'vigil score <model> <images...> [--format json|csv] [--out file]',
+    usage: 'vigil score <model> <images...> [--format json|jsonl|csv] [--out file] [--shard i/N]',
     positionals: [
       { name: 'model', help: 'Model folder written by vigil train', required: true },
       { name: 'images', help: 'Image files, folders, or a spec such as builtin:mnist:test', required: true, variadic: true },
@@ -15,11 +37,13 @@ const command: Command = {
     options: {
       score: { type: 'string', help: "Rank and decide by this score instead of the model's own (recon = the training loss's error)", choices: ['recon', ...SCORE_KINDS], value: 'kind' },
       rule: { type: 'string', help: 'Verdicts: score (the ranking score above its threshold) or either (density below or reconstruction error above its own threshold)', choices: ['score', 'either'], default: 'score' },
-      format: { type: 'string', alias: 'f', help: 'Output format', choices: ['json', 'csv'], default: 'json' },
-      out: { type: 'string', alias: 'o', help: 'Write results to this file (atomically) instead of stdout', value: 'file' },
-      maps: { type: 'string', help: 'Also write per-pixel error maps (PNG heatmaps) into this folder', value: 'dir' },
+      format: { type: 'string', alias: 'f', help: 'Output format: json (one document), jsonl (one JSON object per line), csv; rows are written as they are scored', choices: ['json', 'jsonl', 'csv'], default: 'json' },
+      out: { type: 'string', alias: 'o', help: 'Write results to this file (atomically: complete or not at all) instead of stdout', value: 'file' },
+      shard: { type: 'string', help: 'Score only part i of N (i from 0 to N-1) of the images, sorted by path: N runs with 0/N .. N-1/N split the input into disjoint parts with no coordination (a Kubernetes indexed job, a Slurm array)', value: 'i/N', validate: (s) => { parseShard(s); } },
+      maps: { type: 'string', help: 'Also write per-pixel error maps (PNG heatmaps, one colour scale for all) into this folder; the maps are kept in memory until the end', value: 'dir' },
       'map-kind': { type: 'string', help: 'Error map', choices: ['mse', 'ssim'], default: 'mse' },
-      'batch-size': { type: 'number', help: 'Images per batch', default: 256, value: 'n' },
+      'batch-size': { type: 'integer', help: 'Images per batch', default: 256, value: 'n', min: 1 },
+      quiet: { type: 'boolean', alias: 'q', help: 'No progress line and no summary on stderr' },
       ...dataOptions,
       ...deviceOption,
     },
@@ -27,45 +51,98 @@ const command: Command = {
       'vigil score model photos/new --format csv > scores.csv',
       'vigil score model a.png b.jpg',
       'vigil score model builtin:mnist:test --out mnist.json --maps maps/',
+      'vigil score model photos/ --format jsonl --shard $JOB_COMPLETION_INDEX/8 --out part-$JOB_COMPLETION_INDEX.jsonl',
     ],
   },
   async run(a) {
-    applyThreads(a.threads);
-    const { Detector } = await import('../../detector.js');
-    const det = Detector.load(a._[0], { device: a.device as string });
-    const inputs = a._.slice(1);
+    if (a.out !== undefined) checkOutputPath(a.out as string, '--out', 'file');
+    if (a.maps !== undefined) checkOutputPath(a.maps as string, '--maps', 'folder');
+    const shard = a.shard !== undefined ? parseShard(a.shard as string) : undefined;
+    const { Detector, resolveImages } = await import('../../detector.js');
     const { statSync } = await import('node:fs');
-    const files = inputs.filter((p) => { try { return statSync(p).isFile() && !/idx\d-ubyte/.test(p); } catch { return false; } });
-    const groups: (string | string[])[] = files.length === inputs.length ? [files] : inputs.map((p) => (files.includes(p) ? [p] : p));
-    const results = [];
-    for (const g of groups) {
-      results.push(...(await det.score(g, {
-        normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean,
-        batchSize: a['batch-size'] as number, score: a.score as 'recon' | undefined, rule: a.rule as 'score' | 'either', maps: a.maps ? (a['map-kind'] as 'mse' | 'ssim') : false,
-      })));
-    }
-    if (a.maps) {
-      const { writeHeatmaps } = await import('../../report/heatmap.js');
-      await writeHeatmaps(a.maps as string, results, det.preprocessing);
-    }
-    const kind = det.resolveKind(a.score as 'recon' | undefined);
-    const rows = results.map((r) => ({
-      id: r.id, score: r.score, isAnomaly: r.isAnomaly, mse: r.scores.mse, ssim: r.scores.ssim, density: r.scores.density,
-      ...(r.scores.transform !== undefined ? { transform: r.scores.transform } : {}), combined: r.scores.combined,
-      ...(r.label !== undefined ? { label: r.label } : {}), ...(r.className !== undefined ? { className: r.className } : {}),
-    }));
-    let text: string;
-    if (a.format === 'csv') {
+    await applyThreads(a.threads);
+    const det = Detector.load(a._[0]!, { device: a.device as string });
+    try {
+      const kind = det.resolveKind(a.score as 'recon' | undefined);
+      const threshold = det.thresholds[kind]!.value;
+      const inputs = a._.slice(1);
+      const files = inputs.filter((p) => { try { return statSync(p).isFile() && !/idx\d-ubyte/.test(p); } catch { return false; } });
+      const groups: (string | string[])[] = files.length === inputs.length ? [files] : inputs.map((p) => (files.includes(p) ? [p] : p));
+      const normalClass = a['normal-class'] as string[] | undefined;
+      let entries: Entry[] = [];
+      for (const g of groups) {
+        const source = await resolveImages(g, { normalClass, strict: a.strict as boolean, split: 'test', onWarning: warn });
+        entries.push(...source.items.map((item, index) => ({ source, index, item })));
+      }
+      if (shard) {
+        entries.sort((x, y) => (x.item.id < y.item.id ? -1 : x.item.id > y.item.id ? 1 : 0));
+        const [from, to] = shardRange(entries.length, shard.index, shard.count);
+        entries = entries.slice(from, to);
+      }
+
       const cols = ['id', 'score', 'isAnomaly', ...det.scoreKinds, 'label', 'className'];
-      text = [cols.join(','), ...rows.map((r) => cols.map((c) => csvField((r as Record<string, unknown>)[c])).join(','))].join('\n') + '\n';
-    } else {
-      text = JSON.stringify({ model: a._[0], score: kind, threshold: det.thresholds[kind]!.value, results: rows }, null, 1) + '\n';
+      const row = (r: ImageScore) => ({
+        id: r.id, score: r.score, isAnomaly: r.isAnomaly, mse: r.scores.mse, ssim: r.scores.ssim, density: r.scores.density,
+        ...(r.scores.transform !== undefined ? { transform: r.scores.transform } : {}), combined: r.scores.combined,
+        ...(r.label !== undefined ? { label: r.label } : {}), ...(r.className !== undefined ? { className: r.className } : {}),
+      });
+      const format = a.format as 'json' | 'jsonl' | 'csv';
+      const out = openOutput(a.out as string | undefined);
+      const { statusLine } = await import('../../train/progress.js');
+      const status = a.quiet ? { update() {}, done() {} } : statusLine();
+      const maps: ImageScore[] = [];
+      let scored = 0, flagged = 0;
+      const t0 = Date.now();
+      try {
+        if (format === 'csv') await out.write(cols.join(',') + '\n');
+        if (format === 'json') {
+          await out.write(`{\n "model": ${JSON.stringify(a._[0])},\n "score": ${JSON.stringify(kind)},\n "threshold": ${JSON.stringify(threshold)},\n` +
+            `${shard ? ` "shard": ${JSON.stringify(`${shard.index}/${shard.count}`)},\n` : ''} "results": [`);
+        }
+        for (let start = 0; start < entries.length; start += CHUNK) {
+          const chunk = entries.slice(start, start + CHUNK);
+          const source: ImageSource = {
+            items: chunk.map((e) => e.item),
+            load: (i, pre) => chunk[i]!.source.load(chunk[i]!.index, pre),
+          };
+          const results = await det.score(source, {
+            normalClass, strict: a.strict as boolean, batchSize: a['batch-size'] as number, score: a.score as 'recon' | undefined,
+            rule: a.rule as 'score' | 'either', maps: a.maps ? (a['map-kind'] as 'mse' | 'ssim') : false,
+          });
+          let text = '';
+          for (const r of results) {
+            const o = row(r);
+            if (format === 'csv') text += cols.map((c) => csvField((o as Record<string, unknown>)[c])).join(',') + '\n';
+            else if (format === 'jsonl') text += JSON.stringify(o) + '\n';
+            else text += `${scored === 0 ? '\n' : ',\n'}  ${JSON.stringify(o)}`;
+            scored++;
+            if (r.isAnomaly) flagged++;
+            if (r.map) maps.push(r);
+          }
+          await out.write(text);
+          const done = Math.min(start + CHUNK, entries.length);
+          const rate = done / Math.max((Date.now() - t0) / 1000, 1e-3);
+          status.update(`scored ${done}/${entries.length} images, ${flagged} flagged (${rate.toFixed(0)} images/s)`);
+        }
+        if (format === 'json') await out.write(`${scored ? '\n ' : ''}]\n}\n`);
+        status.done();
+        out.close();
+      } catch (e) {
+        status.done();
+        out.abort();
+        throw e;
+      }
+      if (a.maps) {
+        const { writeHeatmaps } = await import('../../report/heatmap.js');
+        await writeHeatmaps(a.maps as string, maps, det.preprocessing);
+      }
+      if (!a.quiet) {
+        process.stderr.write(`${scored} images scored${shard ? ` (shard ${shard.index}/${shard.count})` : ''}, ${flagged} flagged as anomalous ` +
+          `(threshold ${threshold.toPrecision(4)} on ${kind})${a.out ? `; written to ${a.out as string}` : ''}\n`);
+      }
+    } finally {
+      det.dispose();
     }
-    if (a.out) writeFileAtomic(a.out as string, text);
-    else await new Promise<void>((res) => process.stdout.write(text, () => res()));
-    const n = rows.filter((r) => r.isAnomaly).length;
-    process.stderr.write(`${rows.length} images scored, ${n} flagged as anomalous (threshold ${det.thresholds[kind]!.value.toPrecision(4)} on ${kind})\n`);
-    det.dispose();
   },
 };
 export default command;

@@ -1,10 +1,17 @@
 import type { Command } from '../main.js';
-import type { Parsed } from '../args.js';
-import { dataOptions, deviceOption, scoreKindOption, applyThreads } from '../shared.js';
+import { UsageError, type Parsed } from '../args.js';
+import { dataOptions, deviceOption, scoreKindOption, applyThreads, warn } from '../shared.js';
+import { checkOutputPath } from '../validate.js';
 import { LOSSES } from '../../train/losses.js';
 import { parseThresholdOption } from '../threshold-option.js';
-import type { BaseScore } from '../../detector.js';
+import { BASE_SCORES, type BaseScore } from '../../detector.js';
 import { REJECT_BY, type RejectBy } from '../../models/aae.js';
+
+const AUGMENTATIONS = ['hflip', 'vflip', 'rotate', 'shift', 'brightness', 'contrast'];
+
+function checkReject(raw: string): void {
+  if (raw !== 'auto' && !(raw.trim() !== '' && Number(raw) >= 0 && Number(raw) < 1)) throw new Error(`must be a fraction in [0, 1) or auto, got '${raw}'`);
+}
 
 const command: Command = {
   spec: {
@@ -14,38 +21,38 @@ const command: Command = {
     positionals: [{ name: 'images', help: 'Folder of normal images, class folders (with --normal-class), an MVTec category, an IDX file, or builtin:mnist / builtin:fashion-mnist', required: true }],
     options: {
       out: { type: 'string', alias: 'o', help: 'Model folder to write', default: 'vigil-model', value: 'dir' },
-      size: { type: 'number', help: 'Model input size in pixels, 28 to 512 (default: native size of IDX data, else 64)', value: 'px' },
-      channels: { type: 'number', help: '1 (grayscale) or 3 (RGB) (default: from the images)', value: 'n' },
+      size: { type: 'integer', help: 'Model input size in pixels (default: native size of IDX data, else the images\' smaller side, at most 256)', value: 'px', min: 8, max: 512 },
+      channels: { type: 'string', help: '1 (grayscale) or 3 (RGB) (default: from the images)', value: 'n', choices: ['1', '3'] },
       resize: { type: 'string', help: 'How images are fitted to the size', choices: ['stretch', 'crop'], default: 'stretch' },
       ...dataOptions,
       model: { type: 'string', help: 'ae: plain convolutional autoencoder; aae: robust adversarial autoencoder (for training sets that contain some anomalies)', choices: ['ae', 'aae'], default: 'ae' },
       prior: { type: 'string', help: 'aae: latent prior, a mixture of Gaussians (default) or N(0, I)', choices: ['gmm', 'normal'], value: 'kind' },
-      components: { type: 'number', help: 'aae: mixture components of --prior gmm (default 10)', value: 'n' },
-      reject: { type: 'string', help: 'aae: fraction of training images left out of each epoch after the warm-up, or auto (default 0.05)', value: 'f|auto' },
+      components: { type: 'integer', help: 'aae: mixture components of --prior gmm (default 10)', value: 'n', min: 1 },
+      reject: { type: 'string', help: 'aae: fraction of training images left out of each epoch after the warm-up, or auto (default 0.05)', value: 'f|auto', validate: checkReject },
       'reject-by': { type: 'string', help: 'aae: rank images for rejection by the prior likelihood of their code, its rank average with the reconstruction error, or both with the distance to the nearest training codes (default)', choices: [...REJECT_BY], value: 'rank' },
-      warmup: { type: 'number', help: 'aae: epochs on every image before rejection starts (default 2)', value: 'n' },
+      warmup: { type: 'integer', help: 'aae: epochs on every image before rejection starts (default 2)', value: 'n', min: 0 },
       arch: { type: 'string', help: 'Autoencoder layout: strided convs, or max pooling + upsampling', choices: ['strided', 'pooling'], default: 'strided' },
-      filters: { type: 'list', help: 'Filters per encoder block, e.g. 32,64,128 (default: by size)', value: 'list' },
-      latent: { type: 'number', help: 'Bottleneck size (default: 32 to 128 by size)', value: 'n' },
-      dropout: { type: 'number', help: 'Dropout before the bottleneck', default: 0, value: 'p' },
-      epochs: { type: 'number', alias: 'e', help: 'Training epochs (default: enough for 600 optimizer steps; at least 30 for images of 64 px or less)', value: 'n' },
-      'batch-size': { type: 'number', alias: 'b', help: 'Images per batch (default: 128 up to 32 px, 64 up to 64 px, 32 up to 128 px, else 16; at most a quarter of the images)', value: 'n' },
-      lr: { type: 'number', help: 'Learning rate', default: 1e-3, value: 'rate' },
+      filters: { type: 'list', help: 'Filters per encoder block, e.g. 32,64,128 (default: by size)', value: 'list', itemMin: 1 },
+      latent: { type: 'integer', help: 'Bottleneck size (default: 32 to 128 by size)', value: 'n', min: 1 },
+      dropout: { type: 'number', help: 'Dropout before the bottleneck', default: 0, value: 'p', min: 0, below: 1 },
+      epochs: { type: 'integer', alias: 'e', help: 'Training epochs (default: enough for 600 optimizer steps; at least 30 for images of 64 px or less)', value: 'n', min: 1 },
+      'batch-size': { type: 'integer', alias: 'b', help: 'Images per batch (default: 128 up to 32 px, 64 up to 64 px, 32 up to 128 px, else 16; at most a quarter of the images)', value: 'n', min: 1 },
+      lr: { type: 'number', help: 'Learning rate', default: 1e-3, value: 'rate', above: 0 },
       optimizer: { type: 'string', help: 'Optimizer', choices: ['adam', 'adamw'], default: 'adam' },
-      'weight-decay': { type: 'number', help: 'Weight decay (default: 0 for adam, 0.01 for adamw)', value: 'w' },
+      'weight-decay': { type: 'number', help: 'Weight decay (default: 0 for adam, 0.01 for adamw)', value: 'w', min: 0 },
       schedule: { type: 'string', help: 'Learning-rate decay', choices: ['cosine', 'step', 'constant'], default: 'cosine' },
       loss: { type: 'string', help: 'Training loss (default: mse+ssim for inputs of 48 px or more, else mse)', choices: LOSSES as string[] },
-      patience: { type: 'number', help: 'Early stopping: epochs without validation improvement (0 = off)', default: 0, value: 'n' },
-      'val-split': { type: 'number', help: 'Fraction of normal images held out for validation and the threshold', default: 0.1, value: 'f' },
-      augment: { type: 'list', help: 'Augmentations: hflip, vflip, rotate, shift, brightness, contrast', value: 'list' },
+      patience: { type: 'integer', help: 'Early stopping: epochs without validation improvement (0 = off)', default: 0, value: 'n', min: 0 },
+      'val-split': { type: 'number', help: 'Fraction of normal images held out for validation and the threshold', default: 0.1, value: 'f', min: 0, below: 1 },
+      augment: { type: 'list', help: 'Augmentations', value: 'list', choices: AUGMENTATIONS },
       score: { ...scoreKindOption, default: 'combined' },
       fusion: { type: 'string', help: 'How the combined score fuses the z-scores of its scores: their mean (default) or the largest (better on some photographs, see docs/BENCHMARKS.md)', choices: ['mean', 'max'], default: 'mean' },
-      combine: { type: 'list', help: 'Scores fused by the combined score: mse, ssim, density, transform (default ssim,density, plus transform with --transforms)', value: 'list' },
+      combine: { type: 'list', help: 'Scores fused by the combined score (default ssim,density, plus transform with --transforms)', value: 'list', choices: BASE_SCORES as string[] },
       transforms: { type: 'boolean', help: 'Also train a classifier of flips, shifts and quarter turns and fuse its score: better for objects with an up and a left, not for rotation-invariant images; about 70 passes per image (GPU advised)' },
-      'transform-epochs': { type: 'number', help: 'Epochs of the transformation classifier (default 3)', value: 'n' },
+      'transform-epochs': { type: 'integer', help: 'Epochs of the transformation classifier (default 3)', value: 'n', min: 1 },
       from: { type: 'string', help: 'With --transforms: add the classifier to this trained model (give the images it was trained on) instead of training a new autoencoder; its other settings are kept', value: 'model' },
-      threshold: { type: 'string', help: 'quantile:Q (of normal validation scores), contamination:C, or fixed:V', default: 'quantile:0.95', value: 'spec' },
-      seed: { type: 'number', help: 'Random seed', default: 0, value: 'n' },
+      threshold: { type: 'string', help: 'quantile:Q (of normal validation scores), contamination:C, or fixed:V', default: 'quantile:0.95', value: 'spec', validate: (s) => { parseThresholdOption(s); } },
+      seed: { type: 'integer', help: 'Random seed', default: 0, value: 'n', min: 0 },
       checkpoint: { type: 'string', help: 'Checkpoint folder (default: <out>.checkpoint)', value: 'dir' },
       resume: { type: 'boolean', help: 'Continue from the checkpoint if there is one' },
       quiet: { type: 'boolean', alias: 'q', help: 'No progress output' },
@@ -61,37 +68,34 @@ const command: Command = {
     ],
   },
   async run(a) {
-    applyThreads(a.threads);
-    const { Detector } = await import('../../detector.js');
     const out = a.out as string;
+    checkOutputPath(out, '--out', 'model');
     const checkpointDir = (a.checkpoint as string | undefined) ?? `${out}.checkpoint`;
+    if (a.checkpoint !== undefined) checkOutputPath(checkpointDir, '--checkpoint', 'folder');
     const augmentList = (a.augment as string[] | undefined) ?? [];
-    const known = ['hflip', 'vflip', 'rotate', 'shift', 'brightness', 'contrast'];
-    const bad = augmentList.find((x) => !known.includes(x));
-    if (bad) throw new Error(`unknown augmentation '${bad}' (use ${known.join(', ')})`);
     const augment = augmentList.length ? {
       hflip: augmentList.includes('hflip'), vflip: augmentList.includes('vflip'),
       rotate: augmentList.includes('rotate') ? 10 : 0, shift: augmentList.includes('shift') ? 0.05 : 0,
       brightness: augmentList.includes('brightness') ? 0.1 : 0, contrast: augmentList.includes('contrast') ? 0.1 : 0,
     } : undefined;
-    if (a.channels !== undefined && a.channels !== 1 && a.channels !== 3) throw new Error(`--channels must be 1 or 3, got ${a.channels}`);
+    const channels = a.channels === undefined ? undefined : Number(a.channels) as 1 | 3;
     const filters = (a.filters as string[] | undefined)?.map(Number);
     const aaeFlags = ['prior', 'components', 'reject', 'reject-by', 'warmup'].filter((k) => a[k] !== undefined);
-    if (a.model !== 'aae' && aaeFlags.length) throw new Error(`--${aaeFlags[0]} applies to the robust adversarial autoencoder only; add --model aae`);
+    if (a.model !== 'aae' && aaeFlags.length) throw new UsageError(`--${aaeFlags[0]} applies to the robust adversarial autoencoder only; add --model aae`);
     const rejectRaw = a.reject as string | undefined;
-    if (rejectRaw !== undefined && rejectRaw !== 'auto' && !(rejectRaw.trim() !== '' && Number(rejectRaw) >= 0 && Number(rejectRaw) < 1)) {
-      throw new Error(`--reject must be a fraction in [0, 1) or auto, got '${rejectRaw}'`);
-    }
     const transforms = a.transforms || a['transform-epochs'] !== undefined ? (a['transform-epochs'] !== undefined ? { epochs: a['transform-epochs'] as number } : true as const) : undefined;
     const t0 = Date.now();
     if (a.from !== undefined) {
-      if (!transforms) throw new Error('--from adds the transformation classifier to a trained model: add --transforms');
+      if (!transforms) throw new UsageError('--from adds the transformation classifier to a trained model: add --transforms');
+      await applyThreads(a.threads);
       await addTransforms(a, transforms, out);
       return;
     }
+    const { Detector } = await import('../../detector.js');
+    await applyThreads(a.threads);
     const det = await Detector.fit(a._[0], {
       size: a.size as number | undefined,
-      channels: a.channels as 1 | 3 | undefined,
+      channels,
       resize: a.resize as 'stretch' | 'crop',
       normalClass: a['normal-class'] as string[] | undefined,
       strict: a.strict as boolean,
@@ -131,7 +135,8 @@ const command: Command = {
       checkpointDir,
       resume: a.resume as boolean,
       progress: !a.quiet,
-      onSettings: (st) => { if (!a.quiet) process.stderr.write(`settings from the images: ${st.reasons.join('; ')}\n`); },
+      onWarning: warn,
+      onSettings: (st) => { if (!a.quiet) process.stderr.write(`vigil: settings from the images: ${st.reasons.join('; ')}\n`); },
     });
     det.save(out);
     const { rmSync } = await import('node:fs');
@@ -144,7 +149,8 @@ const command: Command = {
       process.stderr.write(`robust AAE: left ${t.rejected.count} training images (${(100 * t.rejected.fraction).toFixed(1)}%) out of the last epoch` +
         `${t.rejected.count ? `, e.g. ${t.rejected.ids.slice(0, 3).join(', ')}; all are listed in ${out}/manifest.json (training.rejected.ids)` : ''}\n`);
     }
-    process.stdout.write(JSON.stringify({ model: out, score: det.scoreKind, threshold: th, epochs: t.epochs, finalLoss: t.history.at(-1)?.trainLoss, valLoss: t.history.at(-1)?.valLoss, ...(t.rejected ? { rejected: t.rejected.count } : {}), seconds: (Date.now() - t0) / 1000 }) + '\n');
+    const { getNumThreads } = await import('../../engine/runtime.js');
+    process.stdout.write(JSON.stringify({ model: out, score: det.scoreKind, threshold: th, epochs: t.epochs, finalLoss: t.history.at(-1)?.trainLoss, valLoss: t.history.at(-1)?.valLoss, ...(t.rejected ? { rejected: t.rejected.count } : {}), seconds: (Date.now() - t0) / 1000, threads: getNumThreads() }) + '\n');
     det.dispose();
   },
 };
@@ -156,7 +162,7 @@ async function addTransforms(a: Parsed, transforms: true | { epochs: number }, o
   let det;
   try {
     det = await base.withTransforms(a._[0]!, transforms, {
-      ...(a.combine ? { combine: a.combine as BaseScore[] } : {}), batchSize: a['batch-size'] as number, strict: a.strict as boolean, progress: !a.quiet,
+      ...(a.combine ? { combine: a.combine as BaseScore[] } : {}), batchSize: a['batch-size'] as number, strict: a.strict as boolean, progress: !a.quiet, onWarning: warn,
     });
   } finally {
     base.dispose();
