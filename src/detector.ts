@@ -36,6 +36,8 @@ import { quantile } from './scoring/threshold.js';
 import { TransformNet, transformSet, transformScores, type TransformSet, type TransformSetOptions } from './models/transform-net.js';
 import { TransformTask } from './train/transform-task.js';
 import { VERSION } from './version.js';
+import { reportFacts, type ReportFacts } from './scoring/report-facts.js';
+import { inspectImages, type Inspection, type InspectOptions } from './scoring/inspect.js';
 
 /** The scores vigil computes for every image. */
 export type BaseScore = 'mse' | 'ssim' | 'density' | 'transform';
@@ -196,7 +198,7 @@ interface DetectorState {
   thresholds: ScoreRecord<ThresholdSpec>;
   stats: BaseRecord<ScoreStats>;
   transforms?: ResolvedTransformOptions;
-  training?: TrainingSummary & {
+  training?: TrainingSummary & Partial<ReportFacts> & {
     items: number; validationItems: number; device: string; engine: string; rejected?: RejectedSummary;
     /** What fixed the training/validation split and the thresholds (withTransforms redoes them). */
     seed?: number; valFraction?: number; normalClass?: string | string[]; threshold?: ThresholdOption;
@@ -335,6 +337,7 @@ export class Detector {
     const kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
     kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
     const { stats: st, thresholds } = await calibrate({ model, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine, threshold });
+    const facts = await reportFacts(model, valPlan, input); // the report's error colour scale (src/scoring/report-facts.ts)
     trainPlan.dispose();
     valPlan.dispose();
     const kdeState = kde.toState();
@@ -345,7 +348,7 @@ export class Detector {
       training: {
         ...summary, items: train.length, validationItems: val === train ? 0 : val.length, device, engine: `libtorch ${engineInfo().torch}`,
         ...(rejectedSummary ? { rejected: rejectedSummary } : {}),
-        seed, valFraction, threshold, ...(o.normalClass !== undefined ? { normalClass: o.normalClass } : {}),
+        seed, valFraction, threshold, ...(o.normalClass !== undefined ? { normalClass: o.normalClass } : {}), ...facts,
       },
     };
     return new Detector(model, kde, state, device, aae, transform);
@@ -593,6 +596,12 @@ export class Detector {
     if (this.aae) this.aae.dispose(); else this.model.dispose();
     disposeTransform(this.transform);
     this.kde.dispose();
+  }
+
+  /** Per image: the preprocessed input, its reconstruction, error map and latent code (for reports; src/scoring/inspect.ts). */
+  async inspect(input: string | string[] | ImageSource, options: InspectOptions & { normalClass?: string | string[] } = {}): Promise<Inspection[]> {
+    const source = await resolveImages(input, { normalClass: options.normalClass, strict: options.strict, split: 'test', onWarning: options.onWarning });
+    return inspectImages(this.model, source, { preprocessing: this.state.preprocessing, device: this.device }, options);
   }
 }
 
