@@ -130,18 +130,18 @@ export function latentSpec(points: { x: number; y: number; group: string }[], ce
     layer: [
       {
         data: { values: cells },
-        mark: { type: 'rect' },
+        mark: { type: 'rect', strokeWidth: 0 },
         encoding: {
           x: { field: 'x0', type: 'quantitative', title: 'PC1', scale: { zero: false, nice: false } },
           x2: { field: 'x1' },
           y: { field: 'y0', type: 'quantitative', title: 'PC2', scale: { zero: false, nice: false } },
           y2: { field: 'y1' },
-          color: { field: 'd', type: 'quantitative', title: 'density', scale: { scheme: 'blues', domain: [0, 1] }, legend: { orient: 'right', gradientLength: 110, labels: false } },
+          color: { field: 'd', type: 'quantitative', title: 'density', scale: { range: ['#f7f8fa', '#6b7385'], domain: [0, 1] }, legend: { orient: 'right', gradientLength: 110, format: '.1f' } },
         },
       },
       {
         data: { values: points },
-        mark: { type: 'circle', size: 16, opacity: 0.8, stroke: '#fff', strokeWidth: 0.4 },
+        mark: { type: 'circle', size: 24, opacity: 0.85, stroke: '#fff', strokeWidth: 0.5 },
         encoding: {
           x: { field: 'x', type: 'quantitative' },
           y: { field: 'y', type: 'quantitative' },
@@ -168,12 +168,16 @@ export function legendSpec(top: number, title: string): Spec {
   } as Spec;
 }
 
-/** Renders a Vega-Lite spec to an SVG string (no network: the data is inline). */
-export async function toSvg(spec: Spec): Promise<string> {
+/**
+ * Renders a Vega-Lite spec to an SVG string (no network: the data is inline). For inlining in
+ * HTML the xmlns attributes are dropped: they name namespaces (they are not requests), and inline
+ * SVG needs none; `standalone` keeps them for an .svg file.
+ */
+export async function toSvg(spec: Spec, o: { standalone?: boolean } = {}): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
-    // xmlns attributes name namespaces, they are not requests; inline SVG in HTML needs none
-    return (await view.toSVG()).replace(/\s+xmlns(:\w+)?="[^"]*"/g, '');
+    const svg = await view.toSVG();
+    return o.standalone ? svg : svg.replace(/\s+xmlns(:\w+)?="[^"]*"/g, '');
   } finally {
     view.finalize();
   }

@@ -142,9 +142,17 @@ export async function reportData(det: Detector, o: ReportOptions = {}): Promise<
 
   // 1. The images scored: the ones given, and the normal validation images when they carry no labels.
   let evaluated: { source: ImageSource; results: ImageScore[] } | undefined;
+  let pixelAuroc: number | undefined;
   if (o.images !== undefined) {
     const source = await resolveImages(o.images, { normalClass: o.normalClass, strict: o.strict, split: 'test', onWarning: warn });
-    evaluated = { source, results: await det.score(source, scoreOpts) };
+    if (source.items.some((i) => i.maskPath !== undefined)) {
+      // with masks, evaluate also scores the error maps against them (pixel AUROC)
+      const ev = await det.evaluate(source, scoreOpts);
+      evaluated = { source, results: ev.results };
+      pixelAuroc = ev.pixelAuroc;
+    } else {
+      evaluated = { source, results: await det.score(source, scoreOpts) };
+    }
   }
   const labelled = evaluated?.results.filter((r) => r.label !== undefined) ?? [];
   const bothClasses = labelled.some((r) => r.label === 0) && labelled.some((r) => r.label === 1);
@@ -224,8 +232,9 @@ export async function reportData(det: Detector, o: ReportOptions = {}): Promise<
   const pool = population === 'labelled' ? all : all.filter((a) => a.g === SCORED).length ? all.filter((a) => a.g === SCORED) : all;
   const byScore = [...pool].sort((a, b) => b.r.score - a.r.score);
   const groups: { key: string; title: string; note: string; picks: typeof all }[] = [
-    { key: 'most-anomalous', title: 'Most anomalous', note: 'the highest scores', picks: byScore.slice(0, per) },
-    { key: 'most-normal', title: 'Most normal', note: 'the lowest scores', picks: byScore.slice(-per).reverse() },
+    // with fewer than 2 x per images the two ends share them out instead of overlapping
+    { key: 'most-anomalous', title: 'Most anomalous', note: 'the highest scores', picks: byScore.slice(0, Math.min(per, Math.ceil(byScore.length / 2))) },
+    { key: 'most-normal', title: 'Most normal', note: 'the lowest scores', picks: byScore.slice(byScore.length - Math.min(per, Math.floor(byScore.length / 2))).reverse() },
     { key: 'borderline', title: 'Borderline', note: 'closest to the threshold, on either side', picks: [...pool].sort((a, b) => Math.abs(a.r.score - th) - Math.abs(b.r.score - th)).slice(0, per).sort((a, b) => b.r.score - a.r.score) },
   ];
   if (population === 'labelled') {
@@ -318,7 +327,7 @@ export async function reportData(det: Detector, o: ReportOptions = {}): Promise<
   const evalCounts = evaluated ? {
     data: o.dataName ?? (typeof o.images === 'string' ? o.images : Array.isArray(o.images) ? `${o.images.length} files` : 'images given'),
     images: evaluated.results.length, normal: labelled.filter((r) => r.label === 0).length, anomalous: labelled.filter((r) => r.label === 1).length,
-    unlabelled: evaluated.results.length - labelled.length,
+    unlabelled: evaluated.results.length - labelled.length, ...(pixelAuroc !== undefined ? { pixelAuroc } : {}),
   } : undefined;
   return {
     title: o.title ?? `vigil report: ${o.modelDir ?? 'detector'}`,

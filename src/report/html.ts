@@ -6,7 +6,7 @@
  * Every section is a `<section id=...>` and every chart a `<figure class="chart" data-chart=...>`,
  * which the tests (and anyone scripting the page) look for.
  */
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { ReportData, ScoreSection, GalleryGroup } from './data.js';
 import { fmt, histogramSpec, latentSpec, legendSpec, lossSpec, prSpec, rocSpec, toSvg } from './charts.js';
 
@@ -95,6 +95,7 @@ function runSection(d: ReportData): string {
     ...(ev ? [
       ['evaluated', ev.data] as [string, string],
       ['evaluated images', `${ev.images.toLocaleString('en')}: ${ev.normal.toLocaleString('en')} normal, ${ev.anomalous.toLocaleString('en')} anomalous${ev.unlabelled ? `, ${ev.unlabelled.toLocaleString('en')} unlabelled` : ''}`] as [string, string],
+      ...(ev.pixelAuroc !== undefined ? [['pixel-level AUROC', `${fmt(ev.pixelAuroc, 4)} (mse error maps against the ground-truth masks)`] as [string, string]] : []),
     ] : []),
     ['model input', `${r.input.width} × ${r.input.height} px, ${r.input.channels === 1 ? '1 channel (grayscale)' : '3 channels (RGB)'}, resize ${r.input.resize}`],
   ];
@@ -149,11 +150,11 @@ async function scoresSection(d: ReportData): Promise<string> {
     const head = s.metrics
       ? `AUROC <b>${fmt(s.metrics.auroc, 4)}</b> · AP <b>${fmt(s.metrics.averagePrecision, 4)}</b> · F1 ${fmt(s.metrics.f1, 3)} at ${fmt(s.threshold.value, 4)}`
       : Object.entries(s.flagged).map(([g, v]) => `${esc(g)}: ${pct(v)} flagged`).join(' · ');
-    parts.push(`<div class="score ${s.main ? 'main' : ''}" id="score-${s.kind}"><h3>${esc(s.kind)}${s.main ? ' <span class="badge">ranking score</span>' : ''} <span class="sub">${head}</span></h3>
+    parts.push(`<div class="score ${s.main ? 'main' : ''}${s.metrics ? '' : ' compact'}" id="score-${s.kind}"><h3>${esc(s.kind)}${s.main ? ' <span class="badge">ranking score</span>' : ''} <span class="sub">${head}</span></h3>
 <div class="row">${figs.join('')}</div>
 ${(all.length && domain[1] < Math.max(...all)) || (all.length && domain[0] > Math.min(...all)) ? note('Scores beyond the axis are counted in the edge bins.') : ''}</div>`);
   }
-  return parts.join('\n');
+  return d.population === 'labelled' ? parts.join('\n') : `${parts[0]}<div class="compacts">${parts.slice(1).join('\n')}</div>`;
 }
 
 function thresholdSection(d: ReportData, main: ScoreSection): string {
@@ -202,7 +203,7 @@ function galleryGroup(g: GalleryGroup): string {
 
 async function latentSection(d: ReportData): Promise<string> {
   if (!d.latent) return note('Too few images for a latent view.');
-  return `${chart('latent', await toSvg(latentSpec(d.latent.points, d.latent.density, d.latent.explained, d.latent.densityGroup)))}${note(`${d.latent.points.length.toLocaleString('en')} images' bottleneck codes on their first two principal components. Blue shading: a kernel density estimate of the ${d.latent.densityGroup} codes in this plane; the latent density score is high for codes far from them.`)}`;
+  return `${chart('latent', await toSvg(latentSpec(d.latent.points, d.latent.density, d.latent.explained, d.latent.densityGroup)))}${note(`${d.latent.points.length.toLocaleString('en')} images' bottleneck codes on their first two principal components. Grey shading: a kernel density estimate of the ${d.latent.densityGroup} codes in this plane; the latent density score is high for codes far from them.`)}`;
 }
 
 /** The histogram axis: the 0.5-99.5% range of the scores, widened to show the threshold. */
@@ -228,9 +229,10 @@ function seconds(s: number): string {
   return s < 90 ? `${s.toFixed(1)} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(2)} h`;
 }
 
+/** The file name with its folder (MVTec defect types and class folders tell apart images of the same name). */
 function short(id: string): string {
-  const b = basename(id);
-  return b.length > 28 ? `${b.slice(0, 12)}…${b.slice(-14)}` : b;
+  const b = id.includes('/') ? `${basename(dirname(id))}/${basename(id)}` : basename(id);
+  return b.length > 30 ? `${b.slice(0, 12)}…${b.slice(-16)}` : b;
 }
 
 export function esc(s: string): string {
@@ -278,6 +280,7 @@ td.tp,td.tn{background:#e7f4ea}td.fp,td.fn{background:#fdecea}
 .rule{font-size:15px;background:#f3f6ff;border-left:4px solid var(--accent);padding:8px 12px;border-radius:4px}
 .score{border-top:1px solid var(--line);padding-top:4px;margin-top:8px}
 .score:first-of-type{border-top:0}
+.compacts{display:flex;flex-wrap:wrap;gap:6px 28px}.compacts .score{border-top:0}
 .badge{background:var(--accent);color:#fff;border-radius:10px;font-size:11px;padding:1px 8px;vertical-align:middle;font-weight:500}
 .row{display:flex;flex-wrap:wrap;gap:10px 20px;align-items:flex-start}
 figure{margin:0}

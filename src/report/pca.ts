@@ -41,7 +41,7 @@ export function densityGrid(points: [number, number][], extent: { x: [number, nu
   for (let j = 0; j < ny; j++) {
     for (let i = 0; i < nx; i++) {
       const d = grid[j * nx + i]! / (max || 1);
-      if (d >= 0.03) cells.push({ x0: extent.x[0] + i * dx, x1: extent.x[0] + (i + 1) * dx, y0: extent.y[0] + j * dy, y1: extent.y[0] + (j + 1) * dy, d: Number(d.toFixed(3)) });
+      if (d >= 0.02) cells.push({ x0: extent.x[0] + i * dx, x1: extent.x[0] + (i + 1) * dx, y0: extent.y[0] + j * dy, y1: extent.y[0] + (j + 1) * dy, d: Number(d.toFixed(3)) });
     }
   }
   return cells;

@@ -17,8 +17,9 @@ const command: Command = {
       rule: { type: 'string', help: 'Verdicts: score (the ranking score above its threshold) or either (density below or reconstruction error above its own threshold)', choices: ['score', 'either'], default: 'score' },
       format: { type: 'string', alias: 'f', help: 'Output format', choices: ['json', 'csv'], default: 'json' },
       out: { type: 'string', alias: 'o', help: 'Write results to this file (atomically) instead of stdout', value: 'file' },
-      maps: { type: 'string', help: 'Also write per-pixel error maps (PNG heatmaps) into this folder', value: 'dir' },
+      maps: { type: 'string', help: "Also write per-pixel error maps (PNG) into this folder, coloured on the model's own normal error scale (legend.svg)", value: 'dir' },
       'map-kind': { type: 'string', help: 'Error map', choices: ['mse', 'ssim'], default: 'mse' },
+      'maps-style': { type: 'string', help: 'Error maps blended over the image, or the bare map', choices: ['overlay', 'bare'], default: 'overlay' },
       'batch-size': { type: 'number', help: 'Images per batch', default: 256, value: 'n' },
       ...dataOptions,
       ...deviceOption,
@@ -41,12 +42,13 @@ const command: Command = {
     for (const g of groups) {
       results.push(...(await det.score(g, {
         normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean,
-        batchSize: a['batch-size'] as number, score: a.score as 'recon' | undefined, rule: a.rule as 'score' | 'either', maps: a.maps ? (a['map-kind'] as 'mse' | 'ssim') : false,
+        batchSize: a['batch-size'] as number, score: a.score as 'recon' | undefined, rule: a.rule as 'score' | 'either', maps: false,
       })));
     }
     if (a.maps) {
-      const { writeHeatmaps } = await import('../../report/heatmap.js');
-      await writeHeatmaps(a.maps as string, results, det.preprocessing);
+      const { writeMapFiles } = await import('../../report/heatmap.js');
+      const m = await writeMapFiles(det, groups, a.maps as string, { style: a['maps-style'] as 'overlay' | 'bare', map: a['map-kind'] as 'mse' | 'ssim', normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean, batchSize: a['batch-size'] as number });
+      process.stderr.write(`${m.files.length} error maps in ${a.maps as string} (colour scale: ${m.legend})\n`);
     }
     const kind = det.resolveKind(a.score as 'recon' | undefined);
     const rows = results.map((r) => ({
