@@ -33,6 +33,8 @@ export interface ReportOptions {
   /** Images to report on: labelled (class folders with `normalClass`, an MVTec category, a labelled source) or not. */
   images?: string | string[] | ImageSource;
   normalClass?: string | string[];
+  /** Scores of `images` already computed by `det.score` (same ids), so they are not computed again. */
+  scores?: ImageScore[];
   /** The training input, for the normal validation images and the rejected images; default: the one the manifest names. */
   trainingData?: string | ImageSource;
   /** The model folder (its manifest adds the loss and model settings). */
@@ -151,7 +153,7 @@ export async function reportData(det: Detector, o: ReportOptions = {}): Promise<
       evaluated = { source, results: ev.results };
       pixelAuroc = ev.pixelAuroc;
     } else {
-      evaluated = { source, results: await det.score(source, scoreOpts) };
+      evaluated = { source, results: o.scores ?? await det.score(source, scoreOpts) };
     }
   }
   const labelled = evaluated?.results.filter((r) => r.label !== undefined) ?? [];
@@ -203,7 +205,8 @@ export async function reportData(det: Detector, o: ReportOptions = {}): Promise<
       const roc = rocCurve(s, l, { dropIntermediate: true });
       sec.roc = thin(Array.from(roc.fpr, (fpr, i) => ({ fpr, tpr: roc.tpr[i]! })), 400);
       const pr = precisionRecallCurve(s, l);
-      sec.pr = thin(Array.from(pr.recall, (recall, i) => ({ recall, precision: pr.precision[i]! })).reverse(), 400);
+      // points at recall 0 (sklearn's closing point, and top scores that are all normal) draw only a wall at x = 0
+      sec.pr = thin(Array.from(pr.recall, (recall, i) => ({ recall, precision: pr.precision[i]! })).reverse().filter((p) => p.recall > 0), 400);
     }
     return sec;
   });

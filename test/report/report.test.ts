@@ -153,6 +153,13 @@ test('MVTec with masks through the CLI: train --report, evaluate --report, repor
   assert.equal(o.status, 0, o.stderr);
   const b = vigil('score', model, spot, '--maps', join(root, 'bare'), '--maps-style', 'bare');
   assert.equal(b.status, 0, b.stderr);
+  const help = vigil('report', '--help');
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Usage: vigil report <model> \[images\]/);
+  const missing = vigil('report', join(root, 'no-such-model'), '--out', join(root, 'x.html'));
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /no-such-model/);
+  assert.ok(!existsSync(join(root, 'x.html')), 'nothing written on failure');
   for (const d of ['ov', 'bare']) {
     const files = readdirSync(join(root, d));
     assert.equal(files.filter((f) => f.endsWith('.heatmap.png')).length, 8);

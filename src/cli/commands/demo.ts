@@ -55,7 +55,7 @@ const command: Command = {
     const { labelledUnion } = await import('../../report/select.js');
     const report1 = await writeReport(join(out, 'fashion-vs-mnist-report.html'), det1, {
       modelDir: join(out, 'fashion-vs-mnist-model'), title: 'Fashion-MNIST (normal) vs MNIST digits (anomalies)', trainingName: `builtin:fashion-mnist:train (${nTrain} images)`,
-      images: labelledUnion([{ source: fashionTest, label: 0, className: 'Fashion-MNIST' }, { source: digits, label: 1, className: 'MNIST digit' }]), dataName: `builtin:fashion-mnist:test + builtin:mnist:test (${nTest} + ${nTest})`,
+      images: labelledUnion([{ source: fashionTest, label: 0, className: 'Fashion-MNIST' }, { source: digits, label: 1, className: 'MNIST digit' }]), scores: r1.map((r) => ({ ...r, className: r.label ? 'MNIST digit' : 'Fashion-MNIST' })), dataName: `builtin:fashion-mnist:test + builtin:mnist:test (${nTest} + ${nTest})`,
     });
     det1.dispose();
 
@@ -63,12 +63,13 @@ const command: Command = {
     const [cls] = resolveClasses('fashion-mnist', [a.class as string]);
     log(`\n[2/2] one-class Fashion-MNIST: normal = class ${cls} (${FASHION_MNIST_CLASSES[cls]}), anomalies = the other nine classes`);
     const det2 = await Detector.fit(oneClassSource('fashion-mnist', 'train', cls), common);
-    const r2 = await det2.score(builtinSource('fashion-mnist', 'test', { normal: [cls] }));
+    const test2 = builtinSource('fashion-mnist', 'test', { normal: [cls] });
+    const r2 = await det2.score(test2);
     const auc2 = kinds.map((k) => ({ score: k, auroc: auroc(r2.map((r) => r.scores[k]), r2.map((r) => r.label!)) }));
     det2.save(join(out, 'one-class-model'));
     const report2 = await writeReport(join(out, 'one-class-report.html'), det2, {
       modelDir: join(out, 'one-class-model'), title: `One-class Fashion-MNIST: normal = ${FASHION_MNIST_CLASSES[cls]}`, trainingName: `builtin:fashion-mnist:train, class ${FASHION_MNIST_CLASSES[cls]}`,
-      images: builtinSource('fashion-mnist', 'test', { normal: [cls] }), dataName: 'builtin:fashion-mnist:test (10,000 images)',
+      images: test2, scores: r2, dataName: 'builtin:fashion-mnist:test (10,000 images)',
     });
     writeFileAtomic(join(out, 'one-class-scores.json'), JSON.stringify(r2.map(({ map, ...r }) => r), null, 1));
     det2.dispose();
