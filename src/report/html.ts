@@ -123,7 +123,7 @@ async function trainingSection(d: ReportData): Promise<string> {
   if (rj) {
     const setting = rj.reject === 'auto' ? `auto (estimated ${pct(rj.fraction)})` : pct(rj.fraction);
     out += `<h3>Rejected training images (robust AAE)</h3>
-<p class="note">After ${rj.warmup} warm-up epoch${rj.warmup === 1 ? '' : 's'}, each epoch leaves out the ${setting} of training images that look least normal (ranked by ${esc(rj.rankedBy)}). These ${rj.count} were left out of the last epoch (epoch ${rj.lastEpoch}), shown by the final model's score, highest first (rank 1)${rj.images.length < rj.count ? `; the first ${rj.images.length} of ${rj.count}` : ''}.</p>`;
+<p class="note">After ${rj.warmup} warm-up epoch${rj.warmup === 1 ? '' : 's'}, each epoch leaves out the ${setting} of training images that look least normal (ranked by ${esc(rj.rankedBy)}). These ${rj.count} were left out of the last epoch (epoch ${rj.lastEpoch}), shown by the final model's score, highest first (rank 1)${rj.images.length < rj.count ? `; the first ${rj.images.length} of ${rj.count}` : ''}. Left out per epoch: ${rj.perEpoch.map((e) => `${e.epoch}: ${e.rejected}`).join(', ')}.</p>`;
     out += rj.images.length
       ? `<div class="rejected">${rj.images.map((i) => `<figure class="thumb"><div class="pair"><img src="${i.image}" alt="rejected image ${i.rank}"><img src="${i.overlay}" alt="error map"></div><figcaption><b>#${i.rank}</b> ${esc(fmt(i.score, 3))}<br><span title="${esc(i.id)}">${esc(short(i.id))}</span></figcaption></figure>`).join('')}</div>`
       : note(rj.count ? 'The rejected images could not be found again.' : 'No image was rejected.');

@@ -118,6 +118,7 @@ test('robust AAE: the rejected training images as ranked thumbnails', async () =
   assert.deepEqual(new Set(data.rejected!.images.map((i) => i.id)), new Set(rj.ids.slice(0, 24)));
   assert.equal(page.querySelectorAll('#training .rejected figure.thumb').length, data.rejected!.images.length);
   assert.match(page.querySelector('#training')!.text, /left out of the last epoch \(epoch 3\)/);
+  assert.match(page.querySelector('#training')!.text, /Left out per epoch: 1: 0, 2: [1-9]\d*, 3: [1-9]/, 'none in the warm-up epoch');
   assert.match(page.querySelector('#run')!.text, /robust adversarial autoencoder/);
   det.dispose();
   rmSync(root, { recursive: true, force: true });
