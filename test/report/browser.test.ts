@@ -36,7 +36,7 @@ test('reports open in headless Chromium: no console errors, no requests, every c
   const unlabelled = await writeReport(join(ARTIFACTS, 'report-aae.html'), aae, { title: 'test: robust AAE, no labels' });
   aae.dispose();
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
   try {
     for (const r of [labelled, unlabelled]) {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
