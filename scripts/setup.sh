@@ -14,7 +14,8 @@ fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-packages=(build-essential python3 libtorch-dev libopenblas0-pthread dataset-fashion-mnist)
+# chromium: the HTML report's browser test (test/report/browser.test.ts)
+packages=(build-essential python3 libtorch-dev libopenblas0-pthread dataset-fashion-mnist chromium)
 # PyTorch itself is only for bench/ (the side-by-side reference); skip with VIGIL_NO_PYTORCH=1
 if [ "${VIGIL_NO_PYTORCH:-0}" != "1" ]; then packages+=(python3-torch); fi
 missing=()

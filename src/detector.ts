@@ -37,6 +37,8 @@ import { TransformNet, transformSet, transformScores, type TransformSet, type Tr
 import { TransformTask } from './train/transform-task.js';
 import { VERSION } from './version.js';
 import { autoSettings, type AutoSettings } from './config/auto.js';
+import { reportFacts, type ReportFacts } from './scoring/report-facts.js';
+import { inspectImages, type Inspection, type InspectOptions } from './scoring/inspect.js';
 
 /** The scores vigil computes for every image. */
 export type BaseScore = 'mse' | 'ssim' | 'density' | 'transform';
@@ -214,7 +216,7 @@ interface DetectorState {
   thresholds: ScoreRecord<ThresholdSpec>;
   stats: BaseRecord<ScoreStats>;
   transforms?: ResolvedTransformOptions;
-  training?: TrainingSummary & {
+  training?: TrainingSummary & Partial<ReportFacts> & {
     items: number; validationItems: number; device: string; engine: string; rejected?: RejectedSummary;
     /** The batch size trained with, and what the defaults chose from the images and why (src/config/auto.ts). */
     batchSize?: number; settings?: string[];
@@ -363,6 +365,7 @@ export class Detector {
     const kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
     kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
     const { stats: st, thresholds } = await calibrate({ model, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine, fusion, threshold });
+    const facts = await reportFacts(model, valPlan, input); // the report's error colour scale (src/scoring/report-facts.ts)
     trainPlan.dispose();
     valPlan.dispose();
     const kdeState = kde.toState();
@@ -374,7 +377,7 @@ export class Detector {
         ...summary, items: train.length, validationItems: val === train ? 0 : val.length, device, engine: `libtorch ${engineInfo().torch}`,
         batchSize, settings: auto.reasons,
         ...(rejectedSummary ? { rejected: rejectedSummary } : {}),
-        seed, valFraction, threshold, ...(o.normalClass !== undefined ? { normalClass: o.normalClass } : {}),
+        seed, valFraction, threshold, ...(o.normalClass !== undefined ? { normalClass: o.normalClass } : {}), ...facts,
       },
     };
     return new Detector(model, kde, state, device, aae, transform);
@@ -626,6 +629,12 @@ export class Detector {
     if (this.aae) this.aae.dispose(); else this.model.dispose();
     disposeTransform(this.transform);
     this.kde.dispose();
+  }
+
+  /** Per image: the preprocessed input, its reconstruction, error map and latent code (for reports; src/scoring/inspect.ts). */
+  async inspect(input: string | string[] | ImageSource, options: InspectOptions & { normalClass?: string | string[] } = {}): Promise<Inspection[]> {
+    const source = await resolveImages(input, { normalClass: options.normalClass, strict: options.strict, split: 'test', onWarning: options.onWarning });
+    return inspectImages(this.model, source, { preprocessing: this.state.preprocessing, device: this.device }, options);
   }
 }
 

@@ -19,3 +19,5 @@ export { builtinSource, oneClassSource, folderSource, classFolderSource, mvtecSo
 export type { ImageSource, ImageItem, Preprocessing, Batch } from './data/index.js';
 export { saveBundle, loadBundle } from './bundle/bundle.js';
 export { VERSION } from './version.js';
+export { buildReport, writeReport, reportData, renderReport } from './report/index.js';
+export type { ReportData, ReportOptions } from './report/index.js';

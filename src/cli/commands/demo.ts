@@ -52,16 +52,28 @@ const command: Command = {
     const auc1 = kinds.map((k) => ({ score: k, auroc: auroc(r1.map((r) => r.scores[k]), r1.map((r) => r.label)) }));
     det1.save(join(out, 'fashion-vs-mnist-model'));
     writeFileAtomic(join(out, 'fashion-vs-mnist-scores.json'), JSON.stringify(r1.map(({ map, ...r }) => r), null, 1));
-    await writeHeatmaps(join(out, 'fashion-vs-mnist-heatmaps'), [...r1.slice(0, 4), ...r1.slice(-4)], det1.preprocessing);
+    const few = [...(await det1.inspect(fashionTest, { indices: [0, 1, 2, 3] })), ...(await det1.inspect(digits, { indices: [nTest - 4, nTest - 3, nTest - 2, nTest - 1] }))];
+    await writeHeatmaps(join(out, 'fashion-vs-mnist-heatmaps'), few, det1.preprocessing, { scale: det1.training?.errorScale });
+    const { writeReport } = await import('../../report/index.js');
+    const { labelledUnion } = await import('../../report/select.js');
+    const report1 = await writeReport(join(out, 'fashion-vs-mnist-report.html'), det1, {
+      modelDir: join(out, 'fashion-vs-mnist-model'), title: 'Fashion-MNIST (normal) vs MNIST digits (anomalies)', trainingName: `builtin:fashion-mnist:train (${nTrain} images)`,
+      images: labelledUnion([{ source: fashionTest, label: 0, className: 'Fashion-MNIST' }, { source: digits, label: 1, className: 'MNIST digit' }]), scores: r1.map((r) => ({ ...r, className: r.label ? 'MNIST digit' : 'Fashion-MNIST' })), dataName: `builtin:fashion-mnist:test + builtin:mnist:test (${nTest} + ${nTest})`,
+    });
     det1.dispose();
 
     // 2. One class of Fashion-MNIST is normal, the other nine are anomalies (the standard protocol).
     const [cls] = resolveClasses('fashion-mnist', [a.class as string]);
     log(`\n[2/2] one-class Fashion-MNIST: normal = class ${cls} (${FASHION_MNIST_CLASSES[cls]}), anomalies = the other nine classes`);
     const det2 = await Detector.fit(oneClassSource('fashion-mnist', 'train', cls), common);
-    const r2 = await det2.score(builtinSource('fashion-mnist', 'test', { normal: [cls] }));
+    const test2 = builtinSource('fashion-mnist', 'test', { normal: [cls] });
+    const r2 = await det2.score(test2);
     const auc2 = kinds.map((k) => ({ score: k, auroc: auroc(r2.map((r) => r.scores[k]), r2.map((r) => r.label!)) }));
     det2.save(join(out, 'one-class-model'));
+    const report2 = await writeReport(join(out, 'one-class-report.html'), det2, {
+      modelDir: join(out, 'one-class-model'), title: `One-class Fashion-MNIST: normal = ${FASHION_MNIST_CLASSES[cls]}`, trainingName: `builtin:fashion-mnist:train, class ${FASHION_MNIST_CLASSES[cls]}`,
+      images: test2, scores: r2, dataName: 'builtin:fashion-mnist:test (10,000 images)',
+    });
     writeFileAtomic(join(out, 'one-class-scores.json'), JSON.stringify(r2.map(({ map, ...r }) => r), null, 1));
     det2.dispose();
 
@@ -83,7 +95,9 @@ const command: Command = {
       `outputs in ${out}:`,
       '  fashion-vs-mnist-model/, one-class-model/   model folders (vigil score <folder> <images>)',
       '  *-scores.json                               per-image scores and verdicts',
-      '  fashion-vs-mnist-heatmaps/                  error maps of a few images',
+      '  fashion-vs-mnist-heatmaps/                  error maps of a few images, over the images (legend.svg)',
+      `  fashion-vs-mnist-report.html                the report of experiment 1 (${(report1.bytes / 1e6).toFixed(1)} MB, opens offline)`,
+      `  one-class-report.html                       the report of experiment 2 (${(report2.bytes / 1e6).toFixed(1)} MB)`,
       '  summary.json',
       `finished in ${summary.seconds.toFixed(0)}s`,
       '',

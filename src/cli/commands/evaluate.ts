@@ -16,6 +16,7 @@ const command: Command = {
       ...dataOptions,
       json: { type: 'boolean', help: 'Print the full report as JSON' },
       out: { type: 'string', alias: 'o', help: 'Also write the JSON report to this file', value: 'file' },
+      report: { type: 'string', help: 'Also write the offline HTML report (as vigil report) to this file', value: 'file' },
       'batch-size': { type: 'integer', help: 'Images per batch', default: 256, value: 'n', min: 1 },
       ...deviceOption,
     },
@@ -35,6 +36,11 @@ const command: Command = {
     });
     const report = { model: a._[0], data: a._[1], images: results.length, score: det.scoreKind, metrics: summary, pixelAuroc };
     if (a.out) writeFileAtomic(a.out as string, JSON.stringify(report, null, 1) + '\n');
+    if (a.report) {
+      const { writeReport } = await import('../../report/index.js');
+      const r = await writeReport(a.report as string, det, { modelDir: a._[0], images: a._[1], normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean, batchSize: a['batch-size'] as number });
+      process.stderr.write(`report: ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB)\n`);
+    }
     if (a.json) {
       process.stdout.write(JSON.stringify(report, null, 1) + '\n');
     } else {

@@ -40,8 +40,9 @@ const command: Command = {
       format: { type: 'string', alias: 'f', help: 'Output format: json (one document), jsonl (one JSON object per line), csv; rows are written as they are scored', choices: ['json', 'jsonl', 'csv'], default: 'json' },
       out: { type: 'string', alias: 'o', help: 'Write results to this file (atomically: complete or not at all) instead of stdout', value: 'file' },
       shard: { type: 'string', help: 'Score only part i of N (i from 0 to N-1) of the images, sorted by path: N runs with 0/N .. N-1/N split the input into disjoint parts with no coordination (a Kubernetes indexed job, a Slurm array)', value: 'i/N', validate: (s) => { parseShard(s); } },
-      maps: { type: 'string', help: 'Also write per-pixel error maps (PNG heatmaps, one colour scale for all) into this folder; the maps are kept in memory until the end', value: 'dir' },
+      maps: { type: 'string', help: "Also write per-pixel error maps (PNG) into this folder, coloured on the model's own normal error scale (legend.svg)", value: 'dir' },
       'map-kind': { type: 'string', help: 'Error map', choices: ['mse', 'ssim'], default: 'mse' },
+      'maps-style': { type: 'string', help: 'Error maps blended over the image, or the bare map', choices: ['overlay', 'bare'], default: 'overlay' },
       'batch-size': { type: 'integer', help: 'Images per batch', default: 256, value: 'n', min: 1 },
       quiet: { type: 'boolean', alias: 'q', help: 'No progress line and no summary on stderr' },
       ...dataOptions,
@@ -90,7 +91,6 @@ const command: Command = {
       const out = openOutput(a.out as string | undefined);
       const { statusLine } = await import('../../train/progress.js');
       const status = a.quiet ? { update() {}, done() {} } : statusLine();
-      const maps: ImageScore[] = [];
       let scored = 0, flagged = 0;
       const t0 = Date.now();
       try {
@@ -107,7 +107,7 @@ const command: Command = {
           };
           const results = await det.score(source, {
             normalClass, strict: a.strict as boolean, batchSize: a['batch-size'] as number, score: a.score as 'recon' | undefined,
-            rule: a.rule as 'score' | 'either', maps: a.maps ? (a['map-kind'] as 'mse' | 'ssim') : false,
+            rule: a.rule as 'score' | 'either', maps: false,
           });
           let text = '';
           for (const r of results) {
@@ -117,7 +117,6 @@ const command: Command = {
             else text += `${scored === 0 ? '\n' : ',\n'}  ${JSON.stringify(o)}`;
             scored++;
             if (r.isAnomaly) flagged++;
-            if (r.map) maps.push(r);
           }
           await out.write(text);
           const done = Math.min(start + CHUNK, entries.length);
@@ -133,8 +132,13 @@ const command: Command = {
         throw e;
       }
       if (a.maps) {
-        const { writeHeatmaps } = await import('../../report/heatmap.js');
-        await writeHeatmaps(a.maps as string, maps, det.preprocessing);
+        // maps are written in a second pass (report/heatmap.ts), on the model's own error scale
+        const { writeMapFiles } = await import('../../report/heatmap.js');
+        const m = await writeMapFiles(det, shard ? [entries.map((e) => e.item.id)] : groups, a.maps as string, {
+          style: a['maps-style'] as 'overlay' | 'bare', map: a['map-kind'] as 'mse' | 'ssim', normalClass,
+          strict: a.strict as boolean, batchSize: a['batch-size'] as number,
+        });
+        if (!a.quiet) process.stderr.write(`${m.files.length} error maps in ${a.maps as string} (colour scale: ${m.legend})\n`);
       }
       if (!a.quiet) {
         process.stderr.write(`${scored} images scored${shard ? ` (shard ${shard.index}/${shard.count})` : ''}, ${flagged} flagged as anomalous ` +

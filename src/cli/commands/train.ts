@@ -56,6 +56,7 @@ const command: Command = {
       checkpoint: { type: 'string', help: 'Checkpoint folder (default: <out>.checkpoint)', value: 'dir' },
       resume: { type: 'boolean', help: 'Continue from the checkpoint if there is one' },
       quiet: { type: 'boolean', alias: 'q', help: 'No progress output' },
+      report: { type: 'boolean', help: 'Also write the offline HTML report of the training run into the model folder (<out>/report.html)' },
       ...deviceOption,
     },
     examples: [
@@ -139,6 +140,11 @@ const command: Command = {
       onSettings: (st) => { if (!a.quiet) process.stderr.write(`vigil: settings from the images: ${st.reasons.join('; ')}\n`); },
     });
     det.save(out);
+    if (a.report) {
+      const { writeReport } = await import('../../report/index.js');
+      const r = await writeReport(`${out}/report.html`, det, { modelDir: out, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) });
+      process.stderr.write(`report: ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB)\n`);
+    }
     const { rmSync } = await import('node:fs');
     rmSync(checkpointDir, { recursive: true, force: true });
     const t = det.training!;
