@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   evaluate: async () => (await import('./commands/evaluate.js')).default,
   demo: async () => (await import('./commands/demo.js')).default,
   info: async () => (await import('./commands/info.js')).default,
+  serve: async () => (await import('./commands/serve.js')).default,
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -25,6 +26,7 @@ const SUMMARIES: Record<string, string> = {
   evaluate: 'measure a model on labelled images (AUROC, AP, F1, confusion matrix)',
   demo: 'train and evaluate on built-in data (Fashion-MNIST vs MNIST, one-class Fashion-MNIST)',
   info: 'show the engine (libtorch version, threads, CUDA) and a model folder',
+  serve: 'serve models over HTTP: scoring API, metrics and a web page',
 };
 
 function mainHelp(): string {
