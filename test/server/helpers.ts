@@ -1,5 +1,6 @@
 /** Shared by the server tests: a tiny model trained on generated images, and test images. */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { crc32, deflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Detector } from '../../src/detector.js';
@@ -53,4 +54,33 @@ export async function testApp(dir: string, o: Partial<ServiceOptions> = {}) {
   const app = await createApp({ processMetrics: false, ...o, models });
   await models.loadAll();
   return { app, models };
+}
+
+/** A multipart/form-data body of image files. */
+export function multipart(files: { name: string; bytes: Buffer; type?: string }[], field = 'images'): { payload: Buffer; headers: Record<string, string> } {
+  const boundary = `----vigil${Math.random().toString(16).slice(2)}`;
+  const parts: Buffer[] = [];
+  for (const f of files) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${f.name}"\r\nContent-Type: ${f.type ?? 'image/png'}\r\n\r\n`));
+    parts.push(f.bytes, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return { payload: Buffer.concat(parts), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+/**
+ * A decompression bomb: a valid PNG header declaring `side` x `side` pixels, followed by a few
+ * bytes of compressed data. Decoding it would allocate side^2 pixels; its file is under 100 bytes.
+ */
+export function pngBomb(side = 50_000): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td) >>> 0);
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(side, 0); ihdr.writeUInt32BE(side, 4);
+  ihdr[8] = 8; ihdr[9] = 0; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(side + 1))), chunk('IEND', Buffer.alloc(0))]);
 }
