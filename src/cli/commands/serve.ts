@@ -22,6 +22,7 @@ const command: Command = {
       'drain-timeout': { type: 'number', help: 'On SIGTERM, longest wait for in-flight requests, ms', default: 30000, value: 'ms' },
       log: { type: 'boolean', help: 'Log every request (JSON lines on stdout)' },
       ...deviceOption,
+      threads: { type: 'number', help: 'CPU threads for libtorch (default 1: a service runs many small forwards, and one thread leaves the other cores to image decoding instead of contending with it)', value: 'n' },
     },
     examples: [
       'vigil serve cells-model                       # http://127.0.0.1:8080/',
@@ -30,7 +31,7 @@ const command: Command = {
     ],
   },
   async run(a) {
-    applyThreads(a.threads);
+    applyThreads(a.threads ?? 1);
     const { startServer } = await import('../../server/index.js');
     const mib = 1024 * 1024;
     const server = await startServer({
