@@ -15,6 +15,8 @@ fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(build-essential python3 libtorch-dev libopenblas0-pthread dataset-fashion-mnist)
+# headless Chromium for the web page tests (test/server/browser.test.ts, driven by playwright-core)
+packages+=(chromium)
 # PyTorch itself is only for bench/ (the side-by-side reference); skip with VIGIL_NO_PYTORCH=1
 if [ "${VIGIL_NO_PYTORCH:-0}" != "1" ]; then packages+=(python3-torch); fi
 missing=()

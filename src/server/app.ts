@@ -53,7 +53,7 @@ export const DEFAULT_LIMITS: ServiceLimits = {
 export interface ServiceOptions {
   models: ModelRegistry;
   limits?: Partial<ServiceLimits>;
-  /** Bearer token every route but /healthz requires; none = open (on loopback by default). */
+  /** Bearer token every route but /healthz (and the empty /favicon.ico) requires; none = open (on loopback by default). */
   token?: string;
   /** Origins allowed by CORS; none = no CORS headers. */
   corsOrigins?: string[];
@@ -104,7 +104,7 @@ export const vigilService = fp<ServiceOptions>(async (app: FastifyInstance, opts
     const want = digest(opts.token);
     app.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0];
-      if (path === '/healthz') return;
+      if (path === '/healthz' || path === '/favicon.ico') return;
       const header = req.headers.authorization;
       let given = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
       // the page cannot send a header when a person opens it: it accepts ?token= and then sends the header itself

@@ -96,3 +96,35 @@ test('timers keep firing while the server scores a stream of concurrent requests
     await server.close();
   }
 });
+
+test('vigil train --watch serves the live view while it trains, and exits when done', async () => {
+  const { writeNormals } = await import('./helpers.js');
+  const { tempDir } = await import('../fixtures.js');
+  const root = tempDir('vigil-watch-cli-');
+  const data = await writeNormals(`${root}/normal`, 24);
+  const child = spawn(process.execPath, [BIN, 'train', data, '--size', '16', '--epochs', '4', '--batch-size', '8', '--filters', '8,16', '--latent', '8', '--device', 'cpu', '--quiet', '--watch', '0', '--out', `${root}/m`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  let page = '';
+  const seen = new Promise<void>((resolve) => child.stderr!.on('data', async (d) => {
+    err += d;
+    const url = /watch training at (http:\/\/127\.0\.0\.1:\d+)\//.exec(err)?.[1];
+    if (url && !page) {
+      page = 'pending';
+      page = await fetch(`${url}/`).then((r) => r.text(), (e: Error) => `fetch failed: ${e.message}`);
+      resolve();
+    }
+  }));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  await seen;
+  assert.equal(code, 0, err);
+  assert.match(page, /Reconstructions/);
+});
+
+test('vigil serve refuses a model folder that is not there, with a clear message', async () => {
+  const child = spawn(process.execPath, [BIN, 'serve', '/nonexistent/model-x', '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => { err += d; });
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  assert.equal(code, 1);
+  assert.match(err, /model-x/);
+});

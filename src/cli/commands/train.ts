@@ -48,6 +48,7 @@ const command: Command = {
       checkpoint: { type: 'string', help: 'Checkpoint folder (default: <out>.checkpoint)', value: 'dir' },
       resume: { type: 'boolean', help: 'Continue from the checkpoint if there is one' },
       quiet: { type: 'boolean', alias: 'q', help: 'No progress output' },
+      watch: { type: 'number', help: 'Serve a live view of training on this port (0 = a free one): loss curves and reconstructions every epoch', value: 'port' },
       ...deviceOption,
     },
     examples: [
@@ -88,6 +89,12 @@ const command: Command = {
       await addTransforms(a, transforms, out);
       return;
     }
+    const watch = a.watch === undefined ? undefined : await (await import('../../server/watch.js')).watchTraining({
+      port: a.watch as number, title: a._[0], epochs: a.epochs as number, input: a._[0], normalClass: a['normal-class'] as string[] | undefined,
+      valFraction: a['val-split'] as number, seed: a.seed as number, size: a.size as number | undefined, channels: a.channels as 1 | 3 | undefined,
+      resize: a.resize as 'stretch' | 'crop', checkpointDir, architecture: { kind: a.arch as 'strided' | 'pooling', dropout: a.dropout as number, ...(filters ? { filters } : {}), ...(a.latent !== undefined ? { latent: a.latent as number } : {}) },
+    });
+    if (watch) process.stderr.write(`watch training at ${watch.url}/\n`);
     const det = await Detector.fit(a._[0], {
       size: a.size as number | undefined,
       channels: a.channels as 1 | 3 | undefined,
@@ -129,7 +136,8 @@ const command: Command = {
       checkpointDir,
       resume: a.resume as boolean,
       progress: !a.quiet,
-    });
+      onEpochEnd: watch?.onEpochEnd,
+    }).finally(() => watch?.finish());
     det.save(out);
     const { rmSync } = await import('node:fs');
     rmSync(checkpointDir, { recursive: true, force: true });
