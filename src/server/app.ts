@@ -128,6 +128,24 @@ export const vigilService = fp<ServiceOptions>(async (app: FastifyInstance, opts
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       ...(opts.token ? { security: [{ bearer: [] }] } : {}),
     },
+    // the score route's body is raw bytes, which a JSON body schema cannot describe without
+    // fastify validating it: its request body is described here instead
+    transformObject: (doc) => {
+      const o = (doc as { openapiObject: { paths?: Record<string, Record<string, Record<string, unknown>>> } }).openapiObject;
+      const post = o.paths?.['/v1/models/{name}/score']?.post;
+      if (post) {
+        const binary = { schema: { type: 'string', format: 'binary' } };
+        post.requestBody = {
+          required: true,
+          description: 'One image as the raw body, or several as multipart/form-data file fields',
+          content: {
+            'image/png': binary, 'image/jpeg': binary, 'image/webp': binary, 'image/tiff': binary, 'image/bmp': binary, 'application/octet-stream': binary,
+            'multipart/form-data': { schema: { type: 'object', properties: { images: { type: 'array', items: { type: 'string', format: 'binary' } } } } },
+          },
+        };
+      }
+      return o as never;
+    },
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

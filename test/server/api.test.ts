@@ -293,6 +293,7 @@ test('the OpenAPI description lists the routes', async () => {
   assert.match(doc.openapi, /^3\./);
   for (const p of ['/v1/models/{name}/score', '/v1/models', '/v1/models/{name}/reload', '/healthz', '/readyz', '/metrics']) assert.ok(doc.paths[p], p);
   assert.ok(doc.paths['/v1/models/{name}/score'].post.responses['413']);
+  assert.ok(doc.paths['/v1/models/{name}/score'].post.requestBody.content['multipart/form-data']);
 });
 
 test('the web page is one self-contained document with a strict Content-Security-Policy', async () => {
