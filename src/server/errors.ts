@@ -68,6 +68,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     } else if (status >= 500) {
       req.log.warn({ url: req.url, code }, err.message);
     }
+    // an oversized body is not read to its end: close the connection rather than drain it
+    if (status === 413) reply.header('Connection', 'close');
     reply.code(status).type('application/json').send(errorBody(code, message, status >= 500 ? String(req.id) : undefined));
   });
   app.setNotFoundHandler((req, reply) => {

@@ -32,6 +32,9 @@ const command: Command = {
   },
   async run(a) {
     applyThreads(a.threads ?? 1);
+    // the engine is already loaded (shared.js imports the detector), so VIGIL_THREADS came too late: set it now
+    const { setNumThreads } = await import('../../engine/runtime.js');
+    setNumThreads((a.threads as number | undefined) ?? 1);
     const { startServer } = await import('../../server/index.js');
     const mib = 1024 * 1024;
     const server = await startServer({
