@@ -305,3 +305,31 @@ test('the web page is one self-contained document with a strict Content-Security
   assert.doesNotMatch(res.body, /(src|href)=["']?(https?:)?\/\//i, 'no CDN or other outside URL');
   assert.match(res.body, /data-testid="threshold"/);
 });
+
+test('a reload during a running batch: the batch finishes on the old version, which is freed after it', async () => {
+  const { app: r, models } = await testApp(dir);
+  try {
+    const old = models.get('tiny')!.current!;
+    const det = old.detector as unknown as { score: (...a: unknown[]) => Promise<unknown>; dispose: () => void };
+    const score0 = det.score.bind(det);
+    const dispose0 = det.dispose.bind(det);
+    let disposedAt = 0;
+    let scoredAt = 0;
+    det.score = async (...a: unknown[]) => { await new Promise((res) => setTimeout(res, 300)); const out = await score0(...a); scoredAt = Date.now(); return out; };
+    det.dispose = () => { disposedAt = Date.now(); dispose0(); };
+    const inFlight = r.inject({ method: 'POST', url: '/v1/models/tiny/score', headers: png, payload: normal });
+    await new Promise((res) => setTimeout(res, 50));
+    const reload = await r.inject({ method: 'POST', url: '/v1/models/tiny/reload' });
+    assert.equal(reload.statusCode, 200);
+    assert.equal(reload.json().version, old.version + 1);
+    const res = await inFlight;
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().results[0].modelVersion, old.version, 'finished on the version it started with');
+    assert.ok(disposedAt > 0 && disposedAt >= scoredAt, 'the old version was freed after its batch');
+    const next = await r.inject({ method: 'POST', url: '/v1/models/tiny/score', headers: png, payload: normal });
+    assert.equal(next.json().results[0].modelVersion, old.version + 1);
+  } finally {
+    await r.close();
+    models.dispose();
+  }
+});
