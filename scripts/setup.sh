@@ -14,7 +14,7 @@ fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-# chromium: the HTML report's browser test (test/report/browser.test.ts)
+# chromium: the browser tests of the HTML report and of the web page (test/report, test/server)
 packages=(build-essential python3 libtorch-dev libopenblas0-pthread dataset-fashion-mnist chromium)
 # PyTorch itself is only for bench/ (the side-by-side reference); skip with VIGIL_NO_PYTORCH=1
 if [ "${VIGIL_NO_PYTORCH:-0}" != "1" ]; then packages+=(python3-torch); fi

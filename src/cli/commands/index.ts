@@ -16,5 +16,6 @@ export const COMMANDS: Record<string, CommandEntry> = {
   evaluate: { summary: 'measure a model on labelled images (AUROC, AP, F1, confusion matrix)', load: async () => (await import('./evaluate.js')).default },
   demo: { summary: 'train and evaluate on built-in data (Fashion-MNIST vs MNIST, one-class Fashion-MNIST)', load: async () => (await import('./demo.js')).default },
   info: { summary: 'show the engine (libtorch version, threads, CUDA) and a model folder', load: async () => (await import('./info.js')).default },
+  serve: { summary: 'serve models over HTTP: scoring API, metrics and a web page', load: async () => (await import('./serve.js')).default },
   report: { summary: 'write an offline HTML report: scores, curves, threshold, gallery with error overlays', load: async () => (await import('./report.js')).default },
 };

@@ -57,6 +57,7 @@ const command: Command = {
       resume: { type: 'boolean', help: 'Continue from the checkpoint if there is one' },
       quiet: { type: 'boolean', alias: 'q', help: 'No progress output' },
       report: { type: 'boolean', help: 'Also write the offline HTML report of the training run into the model folder (<out>/report.html)' },
+      watch: { type: 'number', help: 'Serve a live view of training on this port (0 = a free one): loss curves and reconstructions every epoch', value: 'port' },
       ...deviceOption,
     },
     examples: [
@@ -92,6 +93,12 @@ const command: Command = {
       await addTransforms(a, transforms, out);
       return;
     }
+    const watch = a.watch === undefined ? undefined : await (await import('../../server/watch.js')).watchTraining({
+      port: a.watch as number, title: a._[0], epochs: a.epochs as number, input: a._[0], normalClass: a['normal-class'] as string[] | undefined,
+      valFraction: a['val-split'] as number, seed: a.seed as number, size: a.size as number | undefined, channels: a.channels as 1 | 3 | undefined,
+      resize: a.resize as 'stretch' | 'crop', checkpointDir, architecture: { kind: a.arch as 'strided' | 'pooling', dropout: a.dropout as number, ...(filters ? { filters } : {}), ...(a.latent !== undefined ? { latent: a.latent as number } : {}) },
+    });
+    if (watch) process.stderr.write(`watch training at ${watch.url}/\n`);
     const { Detector } = await import('../../detector.js');
     await applyThreads(a.threads);
     const det = await Detector.fit(a._[0], {
@@ -137,8 +144,9 @@ const command: Command = {
       resume: a.resume as boolean,
       progress: !a.quiet,
       onWarning: warn,
-      onSettings: (st) => { if (!a.quiet) process.stderr.write(`vigil: settings from the images: ${st.reasons.join('; ')}\n`); },
-    });
+      onSettings: (st) => { watch?.onSettings(st); if (!a.quiet) process.stderr.write(`vigil: settings from the images: ${st.reasons.join('; ')}\n`); },
+      onEpochEnd: watch?.onEpochEnd,
+    }).finally(() => watch?.finish());
     det.save(out);
     if (a.report) {
       const { writeReport } = await import('../../report/index.js');

@@ -1,0 +1,58 @@
+/** GET /v1/models (what is loaded, with the manifest summary) and POST /v1/models/{name}/reload. */
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import type { Detector } from '../../detector.js';
+import { HttpError } from '../errors.js';
+import type { ModelEntry } from '../models.js';
+import { ErrorSchema, ModelParams, ModelSummarySchema } from './schemas.js';
+
+/** What a client needs to know of a model: the manifest's settings and training summary, without its tensors. */
+export function modelSummary(d: Detector): Record<string, unknown> {
+  const t = d.training;
+  return {
+    model: d.modelKind, device: d.device, preprocessing: d.preprocessing, architecture: d.architecture,
+    score: d.scoreKind, scores: d.scoreKinds, combine: d.combine,
+    thresholds: Object.fromEntries(Object.entries(d.thresholds).map(([k, v]) => [k, v?.value])),
+    ...(t ? {
+      training: {
+        items: t.items, validationItems: t.validationItems, epochs: t.epochs, bestEpoch: t.bestEpoch, seconds: t.seconds,
+        device: t.device, engine: t.engine, stoppedEarly: t.stoppedEarly, skipped: t.skipped.length,
+        ...(t.normalClass !== undefined ? { normalClass: t.normalClass } : {}),
+        history: t.history.map((h) => ({ epoch: h.epoch, trainLoss: h.trainLoss, ...(h.valLoss !== undefined ? { valLoss: h.valLoss } : {}) })),
+      },
+    } : {}),
+  };
+}
+
+function describe(e: ModelEntry) {
+  const v = e.current;
+  return {
+    name: e.name, ready: !!v,
+    ...(v ? { version: v.version, loadedAt: v.loadedAt.toISOString(), summary: modelSummary(v.detector) } : {}),
+    ...(e.error ? { error: e.error } : {}),
+  };
+}
+
+const routes: FastifyPluginAsync = async (app) => {
+  const { models } = app.vigil;
+  app.get('/v1/models', {
+    schema: { summary: 'The models this server holds, with their manifest summary', tags: ['models'], response: { 200: Type.Object({ models: Type.Array(ModelSummarySchema) }) } },
+  }, async () => ({ models: [...models.entries.values()].map(describe) }));
+
+  app.post<{ Params: { name: string } }>('/v1/models/:name/reload', {
+    schema: {
+      summary: 'Load the model again from its folder (the one given at start-up); in-flight requests finish on the old version',
+      tags: ['models'], params: ModelParams, response: { 200: ModelSummarySchema, 404: ErrorSchema, 409: ErrorSchema },
+    },
+  }, async (req) => {
+    const e = models.get(req.params.name);
+    if (!e) throw new HttpError(404, 'unknown_model', `no model '${req.params.name}'; GET /v1/models lists them`);
+    try {
+      await models.reload(e.name);
+    } catch (err) {
+      throw new HttpError(409, 'reload_failed', `model '${e.name}' could not be reloaded, the previous version keeps serving: ${(err as Error).message}`);
+    }
+    return describe(e);
+  });
+};
+export default routes;
