@@ -214,13 +214,13 @@ function stats(v: Float32Array): ScoreStats {
 }
 
 /** Opens what the user passed: a path/spec string, a list of image files, or a source. */
-export async function resolveImages(input: string | string[] | ImageSource, o: { normalClass?: string | string[]; strict?: boolean; split?: 'train' | 'test'; onWarning?: (m: string) => void } = {}): Promise<ImageSource> {
+export async function resolveImages(input: string | string[] | ImageSource, o: { normalClass?: string | string[]; strict?: boolean; split?: 'train' | 'test'; onWarning?: (m: string) => void; validate?: boolean } = {}): Promise<ImageSource> {
   if (typeof input === 'object' && !Array.isArray(input)) return input;
   if (Array.isArray(input)) {
     const items: ImageItem[] = input.map((p) => ({ id: p }));
-    return fileSource('', items, { strict: o.strict, onWarning: o.onWarning });
+    return fileSource('', items, { strict: o.strict, onWarning: o.onWarning, validate: o.validate });
   }
-  const opts: OpenSourceOptions = { normalClass: o.normalClass, strict: o.strict, onWarning: o.onWarning, split: o.split };
+  const opts: OpenSourceOptions = { normalClass: o.normalClass, strict: o.strict, onWarning: o.onWarning, split: o.split, validate: o.validate };
   try {
     if (statSync(input).isFile() && !/idx\d-ubyte(\.gz)?$/.test(input)) return fileSource('', [{ id: input }], opts);
   } catch { /* not a file: openSource explains */ }
@@ -277,7 +277,7 @@ export class Detector {
     checkCombine(combine, !!transformOpts);
     if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
     manualSeed(seed);
-    const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn });
+    const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn, validate: true });
     const valFraction = o.valFraction ?? 0.1;
     const { train, val } = trainingSplit(source, input, { normalClass: o.normalClass, valFraction, seed, warn });
 
@@ -309,6 +309,7 @@ export class Detector {
       summary = await runTraining(task, {
         epochs, schedule, train: trainPlan, val: valPlan, patience: o.patience, checkpointDir: o.checkpointDir, resume: o.resume,
         seed, progress: o.progress, onEpochEnd: o.onEpochEnd,
+        settings: { model: o.model ?? 'ae', aae: o.aae, loss: o.loss ?? 'mse', epochs, batchSize, ...optOptions, schedule: o.schedule ?? 'cosine', architecture, preprocessing, augment: o.augment, seed, valFraction, trainImages: train.length, validationImages: val.length },
       });
       if (task instanceof AaeTask) {
         rejected = task.rejectedIndices();
@@ -343,7 +344,7 @@ export class Detector {
       preprocessing, loss: o.loss ?? 'mse', architecture, score: o.score ?? 'combined', combine, thresholds, stats: st, kde: kdeState.json,
       ...(transformOpts ? { transforms: transformOpts } : {}),
       training: {
-        ...summary, items: train.length, validationItems: val === train ? 0 : val.length, device, engine: `libtorch ${engineInfo().torch}`,
+        ...summary, items: trainPlan.usableCount, validationItems: val === train ? 0 : valPlan.usableCount, device, engine: `libtorch ${engineInfo().torch}`,
         ...(rejectedSummary ? { rejected: rejectedSummary } : {}),
         seed, valFraction, threshold, ...(o.normalClass !== undefined ? { normalClass: o.normalClass } : {}),
       },
@@ -372,7 +373,7 @@ export class Detector {
     const transformOpts = resolveTransformOptions(transforms === true ? {} : transforms);
     const combine = options.combine ?? (this.state.combine.includes('transform') ? this.state.combine : [...this.state.combine, 'transform']);
     checkCombine(combine, true);
-    const source = await resolveImages(input, { normalClass: t.normalClass, strict: options.strict, onWarning: warn });
+    const source = await resolveImages(input, { normalClass: t.normalClass, strict: options.strict, onWarning: warn, validate: true });
     const { train, val } = trainingSplit(source, input, { normalClass: t.normalClass, valFraction: t.valFraction, seed: t.seed, warn: () => {} });
     const validationItems = val === train ? 0 : val.length;
     if (train.length !== t.items || validationItems !== t.validationItems) {
@@ -624,7 +625,7 @@ function trainingSplit(
 ): { train: number[]; val: number[] } {
   let indices = source.items.map((_, i) => i);
   if (o.normalClass !== undefined && typeof input === 'string') indices = indices.filter((i) => source.items[i].label !== 1);
-  if (indices.length === 0) throw new Error(`no training images in ${typeof input === 'string' ? input : 'the source'}${o.normalClass ? ` for normal class ${o.normalClass}` : ''}`);
+  if (indices.length < 2) throw new Error(`${indices.length ? 'need at least 2 readable images to train, found 1' : 'no training images'} in ${typeof input === 'string' ? input : 'the source'}${o.normalClass ? ` for normal class ${o.normalClass}` : ''}`);
   const { train, val } = splitIndices(indices, { fraction: indices.length >= 20 ? o.valFraction : 0, seed: o.seed });
   if (val.length > 0) return { train, val };
   o.warn(`only ${indices.length} training images: thresholds are fitted on the training images themselves`);

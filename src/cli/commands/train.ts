@@ -64,6 +64,7 @@ const command: Command = {
     const { Detector } = await import('../../detector.js');
     const out = a.out as string;
     const checkpointDir = (a.checkpoint as string | undefined) ?? `${out}.checkpoint`;
+    (await import('../../util/lock.js')).claimFolder(out); // a second training into the same --out refuses here
     const augmentList = (a.augment as string[] | undefined) ?? [];
     const known = ['hflip', 'vflip', 'rotate', 'shift', 'brightness', 'contrast'];
     const bad = augmentList.find((x) => !known.includes(x));
