@@ -233,15 +233,26 @@ function loadCheckpoint(dir: string, settings?: Record<string, unknown>): { tens
       return ref;
     },
   });
-  checkSettings(dir, state!.settings, settings);
+  checkSettings(dir, state!, settings);
   const { tensors } = decodeTensors(payload, path);
   return { tensors, state: state! };
 }
 
-/** Refuses to resume a checkpoint made with other settings, naming the first that differs. */
-function checkSettings(dir: string, saved: Record<string, unknown> | undefined, now: Record<string, unknown> | undefined): void {
+/**
+ * Refuses to resume a checkpoint made with other settings, naming the first that differs. More
+ * epochs than the checkpoint's run is allowed (training on from where it stopped); fewer than
+ * it has already done is not.
+ */
+function checkSettings(dir: string, state: CheckpointState, now: Record<string, unknown> | undefined): void {
+  const saved = state.settings;
   if (!saved || !now) return; // a checkpoint of vigil 0.1, or a caller that does not say
+  const done = state.epoch + 1;
+  if (typeof now.epochs === 'number' && now.epochs < done) {
+    throw new Error(`cannot resume from ${dir}: its checkpoint has ${done} epochs done, this run asks for ${now.epochs} epochs in all; ` +
+      `ask for at least ${done}, or delete ${dir} (or drop --resume) to start over`);
+  }
   for (const k of new Set([...Object.keys(saved), ...Object.keys(now)])) {
+    if (k === 'epochs') continue;
     const a = JSON.stringify(saved[k]) ?? 'unset';
     const b = JSON.stringify(now[k]) ?? 'unset';
     if (a !== b) {
