@@ -133,6 +133,8 @@ async function trainingLoop(task: TrainingTask, o: LoopOptions): Promise<Trainin
     }
     const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / Math.max(count, 1), lr, seconds: 0 };
     if (o.val) record.valLoss = await validationLoss(task, o.val);
+    // the last step's update can break the weights after its own loss was fine: the validation loss shows it
+    if (record.valLoss !== undefined && !Number.isFinite(record.valLoss)) throw new Error(`training diverged: validation loss is ${record.valLoss} at epoch ${epoch + 1}; lower the learning rate (--lr)`);
     const extra = task.epochExtra?.();
     if (extra) record.extra = extra;
     record.seconds = (Date.now() - e0) / 1000;
