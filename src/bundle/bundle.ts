@@ -45,7 +45,7 @@ export function saveBundle(dir: string, manifest: { vigilVersion: string } & Rec
   const head = { format: BUNDLE_FORMAT as typeof BUNDLE_FORMAT, version: BUNDLE_VERSION, createdAt: new Date().toISOString() };
   const payload = encodeTensors(tensors, { format: BUNDLE_FORMAT });
   commitFolder(dir, {
-    payload, stem: 'weights', ext: '.safetensors', pointer: MANIFEST, hook: 'bundle',
+    payload, stem: 'weights', ext: '.safetensors', pointer: MANIFEST, hook: 'bundle', obsolete: [WEIGHTS],
     render: (ref) => JSON.stringify({ ...head, weights: ref, ...rest } satisfies BundleManifest, null, 2) + '\n',
   });
 }

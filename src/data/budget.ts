@@ -22,6 +22,6 @@ export function getMaxPixels(): number {
 
 /** The message for an image over the budget. */
 export function overBudget(width: number, height: number, budget: number): string {
-  const mpx = (n: number) => `${(n / 1e6).toFixed(n < 1e6 ? 3 : 1)} Mpx`;
+  const mpx = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} Mpx` : `${n} px`);
   return `${width}x${height} pixels (${mpx(width * height)}) is over the pixel budget of ${mpx(budget)}; raise it with maxPixels (vigil --max-pixels) if this image is meant to be read`;
 }

@@ -212,7 +212,7 @@ function saveCheckpoint(dir: string, task: TrainingTask, s: { epoch: number; his
   const { tensors, state } = task.checkpoint();
   const json: CheckpointState = { format: CHECKPOINT_FORMAT, ...s, best: { loss: Number.isFinite(s.best.loss) ? s.best.loss : 1e308, epoch: s.best.epoch }, task: state };
   commitFolder(dir, {
-    payload: encodeTensors(tensors), stem: 'checkpoint', ext: '.safetensors', pointer: CHECKPOINT_JSON, hook: 'checkpoint',
+    payload: encodeTensors(tensors), stem: 'checkpoint', ext: '.safetensors', pointer: CHECKPOINT_JSON, hook: 'checkpoint', obsolete: ['checkpoint.safetensors'],
     render: (ref) => JSON.stringify({ ...json, weights: ref }),
   });
 }

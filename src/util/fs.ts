@@ -202,6 +202,8 @@ export interface CommitOptions {
   pointer: string;
   /** The pointer file's text, given the payload's reference. */
   render: (ref: PayloadRef) => string;
+  /** Files of an older layout that the new contents replace, removed after the switch. */
+  obsolete?: string[];
   /** Name for the fault hooks (tests): `<hook>:payload:partial`, `<hook>:before-pointer`, `<hook>:after-pointer`. */
   hook?: string;
 }
@@ -228,6 +230,7 @@ export function commitFolder(dir: string, o: CommitOptions): PayloadRef {
     syncDir(dir);
     faultPoint(`${hook}:after-pointer`);
     cleanFolder(dir, o.stem, o.ext, ref.file);
+    for (const n of o.obsolete ?? []) rmSync(join(dir, n), { force: true });
     return ref;
   } finally {
     lock.release();
