@@ -36,6 +36,7 @@ import { quantile } from './scoring/threshold.js';
 import { TransformNet, transformSet, transformScores, type TransformSet, type TransformSetOptions } from './models/transform-net.js';
 import { TransformTask } from './train/transform-task.js';
 import { VERSION } from './version.js';
+import { sketchIds, overlap, type IdSketch } from './data/fingerprint.js';
 
 /** The scores vigil computes for every image. */
 export type BaseScore = 'mse' | 'ssim' | 'density' | 'transform';
@@ -200,6 +201,8 @@ interface DetectorState {
     items: number; validationItems: number; device: string; engine: string; rejected?: RejectedSummary;
     /** What fixed the training/validation split and the thresholds (withTransforms redoes them). */
     seed?: number; valFraction?: number; normalClass?: string | string[]; threshold?: ThresholdOption;
+    /** A sketch of the training images' ids: `evaluate` warns when it is given them. */
+    trainingIds?: IdSketch;
   };
   kde: ReturnType<LatentKDE['toState']>['json'];
 }
@@ -347,6 +350,7 @@ export class Detector {
         ...summary, items: trainPlan.usableCount, validationItems: val === train ? 0 : valPlan.usableCount, device, engine: `libtorch ${engineInfo().torch}`,
         ...(rejectedSummary ? { rejected: rejectedSummary } : {}),
         seed, valFraction, threshold, ...(o.normalClass !== undefined ? { normalClass: o.normalClass } : {}),
+        trainingIds: sketchIds(train.map((i) => source.items[i].id)),
       },
     };
     return new Detector(model, kde, state, device, aae, transform);
@@ -436,6 +440,8 @@ export class Detector {
     }
     const { results, raw } = await this.scoreSource(source, labelled, { ...options, maps: options.maps ?? (raw_hasMasks(source) ? 'mse' : false) });
     const labels = results.map((r) => r.label!);
+    const seen = overlap(this.state.training?.trainingIds, results.map((r) => r.id));
+    if (seen?.estimate) process.stderr.write(`warning: ${seen.found.length === seen.estimate ? '' : 'about '}${seen.estimate} of the ${results.length} images evaluated (e.g. ${seen.found[0]}) are images this model was trained on; their scores are optimistic (the density model holds their codes): evaluate on held-out images\n`);
     const summary = {} as ScoreRecord<EvaluationSummary>;
     for (const k of this.scoreKinds) summary[k] = evaluateScores(results.map((r) => r.scores[k]!), labels, this.state.thresholds[k]!);
     let pix: number | undefined;
