@@ -67,6 +67,7 @@ function sleep(ms: number): void {
  * holder whose purpose is 'save'; a 'training' holder is refused at once (FolderLockedError).
  */
 export function lockFolder(dir: string, o: { purpose: 'training' | 'save'; waitMs?: number }): FolderLock {
+  if (typeof dir !== 'string' || dir.trim() === '') throw new Error(`the output folder path is empty (got ${JSON.stringify(dir)})`);
   const path = lockPathOf(dir);
   const mine = held.get(path);
   if (mine) {

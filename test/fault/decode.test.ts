@@ -1,12 +1,13 @@
 /** The decoders refuse what they cannot decode right: malformed BMP bit fields, and images over the pixel budget (before decoding). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, renameSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import { decodeBmp } from '../../src/data/bmp.js';
 import { CorruptImageError } from '../../src/data/errors.js';
 import { decodeImage, probeImage, setMaxPixels, getMaxPixels, DEFAULT_MAX_PIXELS } from '../../src/data/preprocess.js';
-import { folderSource } from '../../src/data/folder.js';
+import { fileSource, folderSource } from '../../src/data/folder.js';
 import { batches } from '../../src/data/loader.js';
 import { tempDir, writeBytes, digitFolder } from './helpers.js';
 
@@ -102,4 +103,17 @@ test('an image over the pixel budget is refused from its header, naming the file
     setMaxPixels(before);
   }
   assert.throws(() => setMaxPixels(0), /maxPixels must be a positive integer, got 0/);
+});
+
+test('a file named explicitly with an extension folders skip is read, with a warning saying so', async () => {
+  const dir = tempDir();
+  await digitFolder(dir, 1);
+  const real = join(dir, readdirSync(dir)[0]!);
+  const gif = join(dir, 'digit.gif');
+  renameSync(real, gif);
+  const warnings: string[] = [];
+  const src = await fileSource('', [{ id: gif }], { validate: true, onWarning: (m) => warnings.push(m) });
+  assert.equal(src.items.length, 1);
+  assert.match(warnings.join('\n'), new RegExp(`${gif}: not \\.png, .*\\.webp; folders skip such files, this is read as named`));
+  assert.deepEqual(await folderSource(dir).catch((e: Error) => e.message), `no images found in ${dir} (looked for .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, recursively)`);
 });
