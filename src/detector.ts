@@ -217,7 +217,7 @@ function stats(v: Float32Array): ScoreStats {
 }
 
 /** Opens what the user passed: a path/spec string, a list of image files, or a source. */
-export async function resolveImages(input: string | string[] | ImageSource, o: { normalClass?: string | string[]; strict?: boolean; split?: 'train' | 'test'; onWarning?: (m: string) => void; validate?: boolean } = {}): Promise<ImageSource> {
+export async function resolveImages(input: string | string[] | ImageSource, o: { normalClass?: string | string[]; strict?: boolean; split?: 'train' | 'test'; onWarning?: (m: string) => void; validate?: boolean | ((item: ImageItem) => boolean) } = {}): Promise<ImageSource> {
   if (typeof input === 'object' && !Array.isArray(input)) return input;
   if (Array.isArray(input)) {
     const items: ImageItem[] = input.map((p) => ({ id: p }));
@@ -280,7 +280,7 @@ export class Detector {
     checkCombine(combine, !!transformOpts);
     if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
     manualSeed(seed);
-    const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn, validate: true });
+    const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn, validate: (item) => item.label !== 1 });
     const valFraction = o.valFraction ?? 0.1;
     const { train, val } = trainingSplit(source, input, { normalClass: o.normalClass, valFraction, seed, warn });
 
@@ -377,7 +377,7 @@ export class Detector {
     const transformOpts = resolveTransformOptions(transforms === true ? {} : transforms);
     const combine = options.combine ?? (this.state.combine.includes('transform') ? this.state.combine : [...this.state.combine, 'transform']);
     checkCombine(combine, true);
-    const source = await resolveImages(input, { normalClass: t.normalClass, strict: options.strict, onWarning: warn, validate: true });
+    const source = await resolveImages(input, { normalClass: t.normalClass, strict: options.strict, onWarning: warn, validate: (item) => item.label !== 1 });
     const { train, val } = trainingSplit(source, input, { normalClass: t.normalClass, valFraction: t.valFraction, seed: t.seed, warn: () => {} });
     const validationItems = val === train ? 0 : val.length;
     if (train.length !== t.items || validationItems !== t.validationItems) {

@@ -28,8 +28,11 @@ export interface FileSourceOptions {
   strict?: boolean;
   /** Receives one message per skipped file. Default: written to stderr. */
   onWarning?: (message: string) => void;
-  /** Probe every file's header up front and leave out those that fail. Default false (lazy). */
-  validate?: boolean;
+  /**
+   * Probe every file's header up front and leave out those that fail; a function probes only
+   * the items it returns true for (e.g. the normal class that training reads). Default false (lazy).
+   */
+  validate?: boolean | ((item: ImageItem) => boolean);
   /** Refuse (skip, or fail in strict mode) images with more pixels than this. Default: the process-wide budget, 50 Mpx (preprocess.ts). */
   maxPixels?: number;
 }
@@ -132,7 +135,9 @@ export async function fileSource(root: string, items: readonly ImageItem[], opti
   if (odd.length) warn(`${odd.length === 1 ? odd[0]!.id : `${odd.length} files (e.g. ${odd[0]!.id})`}: not ${lookedFor()}; folders skip such files, this is read as named`);
   let kept = items.slice();
   if (options.validate) {
+    const wanted = typeof options.validate === 'function' ? options.validate : () => true;
     const ok = await mapLimit(kept, 8, async (item) => {
+      if (!wanted(item)) return true;
       try {
         await probeImage(item.id, decode);
         if (item.maskPath) await probeImage(item.maskPath, decode);
