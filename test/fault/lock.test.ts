@@ -35,12 +35,17 @@ test('a lock held by a live process is refused with its pid; a dead one is taken
   assert.ok(existsSync(lockFile));
   mine.release();
   assert.ok(!existsSync(lockFile));
-  // a save in progress elsewhere is waited for
-  const saver = nodeScript(`
+  // a save in progress elsewhere: refused without waiting, waited for with waitMs
+  const saver = holdInChild(`
     import { lockFolder } from ${JSON.stringify(join(distSrc, 'util', 'lock.js'))};
     const l = lockFolder(${JSON.stringify(dir)}, { purpose: 'save' });
-    setTimeout(() => l.release(), 300);`);
-  assert.equal(saver.status, 0, saver.stderr);
+    console.error('locked'); setTimeout(() => l.release(), 500);`);
+  await saver.ready;
+  assert.throws(() => lockFolder(dir, { purpose: 'save' }), new RegExp(`process ${saver.pid} is writing it`));
+  const waited = lockFolder(dir, { purpose: 'save', waitMs: 20_000 });
+  assert.equal(JSON.parse(readFileSync(lockFile, 'utf8')).pid, process.pid);
+  waited.release();
+  await saver.done;
   // something that is not a lock file is not deleted
   writeFileSync(lockFile, 'precious');
   utimesSync(lockFile, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
