@@ -60,7 +60,7 @@ import { decodeMalaria } from './malaria.js';
 import { arg, flag, list, range } from './args.js';
 
 type DatasetName = BuiltinName | 'malaria';
-type ConfigName = 'default' | 'best' | 'ens3' | 'msessim' | 'msessim-ens3' | 'fuse3' | 'transforms' | 'transforms-ens3';
+type ConfigName = 'default' | 'best' | 'max' | 'ens3' | 'msessim' | 'msessim-ens3' | 'fuse3' | 'transforms' | 'transforms-ens3';
 
 /**
  * The configurations. 'default' is vigil's defaults (nothing set). 'best' is the configuration
@@ -76,6 +76,7 @@ export const CONFIGS: Record<ConfigName, Record<DatasetName, EnsembleOptions>> =
     malaria: { loss: 'mse+ssim', score: 'ssim' },
   },
   // candidates tried while choosing 'best' (docs/BENCHMARKS.md); same for every dataset
+  max: each({ fusion: 'max' }),
   ens3: each({ members: 3 }),
   msessim: each({ loss: 'mse+ssim' }),
   'msessim-ens3': each({ loss: 'mse+ssim', members: 3 }),

@@ -36,6 +36,7 @@ import { quantile } from './scoring/threshold.js';
 import { TransformNet, transformSet, transformScores, type TransformSet, type TransformSetOptions } from './models/transform-net.js';
 import { TransformTask } from './train/transform-task.js';
 import { VERSION } from './version.js';
+import { autoSettings, type AutoSettings } from './config/auto.js';
 import { sketchIds, overlap, type IdSketch } from './data/fingerprint.js';
 
 /** The scores vigil computes for every image. */
@@ -44,6 +45,9 @@ export type BaseScore = 'mse' | 'ssim' | 'density' | 'transform';
 export type ScoreKind = BaseScore | 'combined';
 export const SCORE_KINDS: readonly ScoreKind[] = ['mse', 'ssim', 'density', 'transform', 'combined'];
 export const BASE_SCORES: readonly BaseScore[] = ['mse', 'ssim', 'density', 'transform'];
+/** How 'combined' fuses its z-scores: their mean ('mean', the default) or their largest ('max'). */
+export type Fusion = 'mean' | 'max';
+export const FUSIONS: readonly Fusion[] = ['mean', 'max'];
 /** The scores 'combined' fuses unless told otherwise: ssim and density, and transform when the classifier is there. */
 export function defaultCombine(withTransforms: boolean): BaseScore[] {
   return withTransforms ? ['ssim', 'density', 'transform'] : ['ssim', 'density'];
@@ -79,7 +83,10 @@ export type ThresholdOption =
   | { method: 'fixed'; value: number };
 
 export interface DetectorOptions {
-  /** Model input size in pixels (square) or [height, width]. Default: the images' own size for IDX data, else 64. */
+  /**
+   * Model input size in pixels (square) or [height, width]. Default: the images' own size for IDX
+   * data; else the images' smaller side, at most 256 (src/config/auto.ts).
+   */
   size?: number | [number, number];
   /** 1 = grayscale, 3 = RGB. Default: from the data. */
   channels?: 1 | 3;
@@ -102,9 +109,9 @@ export interface DetectorOptions {
   aae?: AaeOptions;
   /** Architecture overrides (filters, latent, kind, dropout...). */
   architecture?: Partial<Architecture>;
-  /** Default 30. */
+  /** Default: enough for at least 600 optimizer steps, and at least 30 epochs for images of 64 px or less. */
   epochs?: number;
-  /** Default 128. */
+  /** Default: by input size (128 up to 32 px, 64 up to 64 px, 32 up to 128 px, then 16), at most a quarter of the images. */
   batchSize?: number;
   /** Default 1e-3. */
   lr?: number;
@@ -114,7 +121,7 @@ export interface DetectorOptions {
   weightDecay?: number;
   /** Learning-rate decay over the epochs. Default 'cosine'. */
   schedule?: 'cosine' | 'constant' | 'step';
-  /** Training loss. Default 'mse'. */
+  /** Training loss. Default 'mse+ssim' for inputs of 48 px or more, else 'mse'. */
   loss?: LossName;
   /** Early stopping patience in epochs on validation loss (0 = off). Default 0. */
   patience?: number;
@@ -122,6 +129,14 @@ export interface DetectorOptions {
   score?: ScoreKind;
   /** Scores fused by 'combined'. Default ['ssim', 'density'], plus 'transform' with `transforms`. */
   combine?: BaseScore[];
+  /**
+   * How 'combined' fuses the z-scores of its scores: 'mean' (default), their mean; 'max', the
+   * largest, so an image is as anomalous as its most anomalous score says and a score that runs
+   * the wrong way on some data (reconstruction error on smooth scenes against textured ones)
+   * cannot cancel another. 'max' is better on the real photographs of docs/BENCHMARKS.md and
+   * worse on MNIST / Fashion-MNIST, hence not the default.
+   */
+  fusion?: Fusion;
   /** Also train the transformation classifier and fuse its score (see TransformOptions). Default off. */
   transforms?: boolean | TransformOptions;
   /** How the threshold is chosen. Default 95% quantile of normal validation scores. */
@@ -138,6 +153,8 @@ export interface DetectorOptions {
   /** Progress bar on stderr. Default false in the library, true in the CLI. */
   progress?: boolean;
   onEpochEnd?: (r: EpochRecord) => void | Promise<void>;
+  /** Called once with the settings the defaults chose from the images (before training starts). */
+  onSettings?: (settings: AutoSettings) => void;
   onWarning?: (message: string) => void;
 }
 
@@ -194,11 +211,14 @@ interface DetectorState {
   architecture: Architecture;
   score: ScoreKind;
   combine: BaseScore[];
+  fusion: Fusion;
   thresholds: ScoreRecord<ThresholdSpec>;
   stats: BaseRecord<ScoreStats>;
   transforms?: ResolvedTransformOptions;
   training?: TrainingSummary & {
     items: number; validationItems: number; device: string; engine: string; rejected?: RejectedSummary;
+    /** The batch size trained with, and what the defaults chose from the images and why (src/config/auto.ts). */
+    batchSize?: number; settings?: string[];
     /** What fixed the training/validation split and the thresholds (withTransforms redoes them). */
     seed?: number; valFraction?: number; normalClass?: string | string[]; threshold?: ThresholdOption;
     /** A sketch of the training images' ids: `evaluate` warns when it is given them. */
@@ -278,19 +298,27 @@ export class Detector {
     const transformOpts = o.transforms ? resolveTransformOptions(o.transforms === true ? {} : o.transforms) : undefined;
     const combine = o.combine ?? defaultCombine(!!transformOpts);
     checkCombine(combine, !!transformOpts);
+    const fusion = o.fusion ?? 'mean';
+    if (!FUSIONS.includes(fusion)) throw new Error(`unknown fusion '${fusion as string}' (use ${FUSIONS.join(' or ')})`);
     if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
     manualSeed(seed);
     const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn, validate: (item) => item.label !== 1 });
     const valFraction = o.valFraction ?? 0.1;
     const { train, val } = trainingSplit(source, input, { normalClass: o.normalClass, valFraction, seed, warn });
 
+    // The defaults that adapt to the images (src/config/auto.ts): size, batch, training length, loss.
     const native = source.nativeSize ?? (await probeFirstImage(source));
-    const size = o.size ?? (source.nativeSize ? [source.nativeSize.height, source.nativeSize.width] : 64);
-    const [height, width] = typeof size === 'number' ? [size, size] : size;
+    const auto = autoSettings(
+      { height: native?.height, width: native?.width, count: train.length, fixedSize: !!source.nativeSize },
+      { size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss },
+    );
+    const [height, width] = auto.size;
+    const loss = auto.loss;
     const preprocessing: Preprocessing = { height, width, channels: o.channels ?? native?.channels ?? 3, resize: o.resize ?? 'stretch' };
     const architecture = defaultArchitecture({ height, width, channels: preprocessing.channels }, o.architecture);
+    o.onSettings?.(auto);
 
-    const batchSize = o.batchSize ?? 128;
+    const batchSize = auto.batchSize;
     const planFor = (idx: number[], augment?: AugmentOptions) =>
       planBatches({ source, indices: idx, preprocessing, batchSize, device, seed, augment, strict: o.strict, onWarning: warn });
     const trainPlan = await planFor(train, o.augment);
@@ -298,12 +326,12 @@ export class Detector {
 
     const aae = o.model === 'aae' ? new AdversarialAutoencoder(architecture, { seed, ...o.aae }).to(device) : undefined;
     const model = aae ? aae.ae : new ConvAutoencoder(architecture).to(device);
-    const epochs = o.epochs ?? 30;
+    const epochs = auto.epochs;
     const lr = o.lr ?? 1e-3;
     const optOptions = { optimizer: o.optimizer ?? 'adam', lr, weightDecay: o.weightDecay ?? (o.optimizer === 'adamw' ? 0.01 : 0) } as const;
     const task = aae
-      ? new AaeTask(aae, o.loss ?? 'mse', optOptions, trainPlan, o.aae)
-      : new AutoencoderTask(model, o.loss ?? 'mse', optOptions);
+      ? new AaeTask(aae, loss, optOptions, trainPlan, o.aae)
+      : new AutoencoderTask(model, loss, optOptions);
     const schedule = makeSchedule(lr, o.schedule === 'constant' ? { kind: 'constant' } : o.schedule === 'step' ? { kind: 'step', every: Math.max(1, Math.round(epochs / 3)), gamma: 0.1 } : { kind: 'cosine', epochs });
     let summary: TrainingSummary;
     let rejected: number[] = [];
@@ -312,7 +340,7 @@ export class Detector {
       summary = await runTraining(task, {
         epochs, schedule, train: trainPlan, val: valPlan, patience: o.patience, checkpointDir: o.checkpointDir, resume: o.resume,
         seed, progress: o.progress, onEpochEnd: o.onEpochEnd,
-        settings: { model: o.model ?? 'ae', aae: o.aae, loss: o.loss ?? 'mse', epochs, batchSize, ...optOptions, schedule: o.schedule ?? 'cosine', architecture, preprocessing, augment: o.augment, seed, valFraction, trainImages: train.length, validationImages: val.length },
+        settings: { model: o.model ?? 'ae', aae: o.aae, loss, epochs, batchSize, ...optOptions, schedule: o.schedule ?? 'cosine', architecture, preprocessing, augment: o.augment, seed, valFraction, trainImages: train.length, validationImages: val.length },
       });
       if (task instanceof AaeTask) {
         rejected = task.rejectedIndices();
@@ -338,16 +366,17 @@ export class Detector {
     const trainScores = await scoreBatches(model, trainPlan, { transform: byContamination ? scorerOf(transform) : undefined });
     const kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
     kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
-    const { stats: st, thresholds } = await calibrate({ model, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine, threshold });
+    const { stats: st, thresholds } = await calibrate({ model, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine, fusion, threshold });
     trainPlan.dispose();
     valPlan.dispose();
     const kdeState = kde.toState();
     for (const t of kdeState.tensors.values()) t.dispose();
     const state: DetectorState = {
-      preprocessing, loss: o.loss ?? 'mse', architecture, score: o.score ?? 'combined', combine, thresholds, stats: st, kde: kdeState.json,
+      preprocessing, loss, architecture, score: o.score ?? 'combined', combine, fusion, thresholds, stats: st, kde: kdeState.json,
       ...(transformOpts ? { transforms: transformOpts } : {}),
       training: {
         ...summary, items: trainPlan.usableCount, validationItems: val === train ? 0 : valPlan.usableCount, device, engine: `libtorch ${engineInfo().torch}`,
+        batchSize, settings: auto.reasons,
         ...(rejectedSummary ? { rejected: rejectedSummary } : {}),
         seed, valFraction, threshold, ...(o.normalClass !== undefined ? { normalClass: o.normalClass } : {}),
         trainingIds: sketchIds(train.map((i) => source.items[i].id)),
@@ -397,7 +426,7 @@ export class Detector {
         trainPlan = await planFor(train);
         trainScores = await scoreBatches(copy.model, trainPlan, { transform: scorerOf(transform) });
       }
-      const { stats: st, thresholds } = await calibrate({ model: copy.model, kde: copy.kde, transform, valPlan, train: trainScores, combine, threshold: t.threshold });
+      const { stats: st, thresholds } = await calibrate({ model: copy.model, kde: copy.kde, transform, valPlan, train: trainScores, combine, fusion: copy.state.fusion, threshold: t.threshold });
       const state: DetectorState = { ...copy.state, combine, stats: st, thresholds, transforms: transformOpts };
       return new Detector(copy.model, copy.kde, state, this.device, copy.aae, transform);
     } catch (e) {
@@ -438,7 +467,9 @@ export class Detector {
     if (labelled.length === 0) {
       throw new Error(`${typeof input === 'string' ? input : 'source'}: no labelled images to evaluate (give the normal class with --normal-class, or use an MVTec test folder)`);
     }
-    const { results, raw } = await this.scoreSource(source, labelled, { ...options, maps: options.maps ?? (raw_hasMasks(source) ? 'mse' : false) });
+    // pixel-level AUROC from the map of the training loss: SSIM maps where SSIM was trained on
+    const mapKind: MapKind = this.state.loss === 'mse' ? 'mse' : 'ssim';
+    const { results, raw } = await this.scoreSource(source, labelled, { ...options, maps: options.maps ?? (raw_hasMasks(source) ? mapKind : false) });
     const labels = results.map((r) => r.label!);
     const seen = overlap(this.state.training?.trainingIds, results.map((r) => r.id));
     if (seen?.estimate) process.stderr.write(`warning: ${seen.found.length === seen.estimate ? '' : 'about '}${seen.estimate} of the ${results.length} images evaluated (e.g. ${seen.found[0]}) are images this model was trained on; their scores are optimistic (the density model holds their codes): evaluate on held-out images\n`);
@@ -463,7 +494,7 @@ export class Detector {
       plan.dispose();
     }
     const s = withDensity(raw, this.kde);
-    const combined = fuse(s, this.state.combine, this.state.stats);
+    const combined = fuse(s, this.state.combine, this.state.stats, this.state.fusion);
     const th = this.state.thresholds;
     const kind = this.resolveKind(options.score);
     const recon = this.resolveKind('recon') as 'mse' | 'ssim';
@@ -545,6 +576,7 @@ export class Detector {
       preprocessing: this.state.preprocessing,
       score: this.state.score,
       combine: this.state.combine,
+      fusion: this.state.fusion,
       thresholds: this.state.thresholds,
       scoreStats: this.state.stats,
       density: kdeState.json,
@@ -589,6 +621,7 @@ export class Detector {
     const kde = LatentKDE.fromState(need('density'), tensors, device);
     const state: DetectorState = {
       preprocessing: need('preprocessing'), loss: m.loss ?? 'mse', architecture, score: need('score'), combine: need('combine'),
+      fusion: m.fusion ?? 'mean', // models saved before the option fused by the mean
       thresholds: need('thresholds'), stats: need('scoreStats'), training: m.training, kde: m.density,
       ...(m.transforms !== undefined ? { transforms: m.transforms } : {}),
     };
@@ -644,7 +677,7 @@ function trainingSplit(
  */
 async function calibrate(c: {
   model: ConvAutoencoder; kde: LatentKDE; transform?: { net: TransformNet; set: TransformSet }; valPlan: BatchPlan; train?: RawScores;
-  combine: BaseScore[]; threshold: ThresholdOption;
+  combine: BaseScore[]; fusion: Fusion; threshold: ThresholdOption;
 }): Promise<{ stats: BaseRecord<ScoreStats>; thresholds: ScoreRecord<ThresholdSpec> }> {
   const base = withDensity(await scoreBatches(c.model, c.valPlan, { transform: scorerOf(c.transform) }), c.kde);
   const st = perBase(base, (k) => stats(base[k]!));
@@ -657,7 +690,7 @@ async function calibrate(c: {
   };
   const thresholds: ScoreRecord<ThresholdSpec> = {
     ...perBase(base, (k) => thresholdFor(base[k]!, () => trainBase![k]!)),
-    combined: thresholdFor(fuse(base, c.combine, st), () => fuse(trainBase!, c.combine, st)),
+    combined: thresholdFor(fuse(base, c.combine, st, c.fusion), () => fuse(trainBase!, c.combine, st, c.fusion)),
   };
   return { stats: st, thresholds };
 }
@@ -685,14 +718,15 @@ function scorerOf(t: { net: TransformNet; set: TransformSet } | undefined): ((x:
   return t ? (x) => transformScores(t.net, t.set, x) : undefined;
 }
 
-/** Mean of the chosen scores, each standardised by its normal validation statistics. */
-function fuse(s: BaseRecord<Float32Array>, combine: BaseScore[], st: BaseRecord<ScoreStats>): Float32Array {
+/** The chosen scores, each standardised by its normal validation statistics, fused by their largest or their mean. */
+function fuse(s: BaseRecord<Float32Array>, combine: BaseScore[], st: BaseRecord<ScoreStats>, fusion: Fusion): Float32Array {
   const n = s.mse.length;
-  const out = new Float32Array(n);
+  const out = new Float32Array(n).fill(fusion === 'max' ? -Infinity : 0);
   for (const k of combine) {
     const { mean, std } = st[k]!;
     const v = s[k]!;
-    for (let i = 0; i < n; i++) out[i] += (v[i] - mean) / std / combine.length;
+    if (fusion === 'max') for (let i = 0; i < n; i++) out[i] = Math.max(out[i], (v[i] - mean) / std);
+    else for (let i = 0; i < n; i++) out[i] += (v[i] - mean) / std / combine.length;
   }
   return out;
 }

@@ -5,6 +5,11 @@
  *   <root>/test/good/*.png              normal test images
  *   <root>/test/<defect>/*.png          anomalous test images, className = defect
  *   <root>/ground_truth/<defect>/<stem>_mask.png   one mask per defect image, paired by stem
+ *
+ * Masks are optional, as in anomalib's Folder dataset: a defect type without a ground_truth/<defect>
+ * folder (or a category without ground_truth/ at all) gives image-level labels only, and evaluation
+ * then reports image-level metrics for it. A ground_truth/<defect> folder that lacks the mask of one
+ * of its images is a layout error.
  */
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -53,10 +58,12 @@ export async function mvtecSource(dir: string, split: MvtecSplit, options: FileS
       continue;
     }
     const gtDir = join(root, 'ground_truth', defect);
-    const masks = new Map<string, string>();
-    if (existsSync(gtDir)) {
-      for (const name of await readdir(gtDir)) if (isImageFile(name)) masks.set(stem(name), join(gtDir, name));
+    if (!existsSync(gtDir)) {
+      for (const id of images) items.push({ id, label: 1, className: defect });
+      continue;
     }
+    const masks = new Map<string, string>();
+    for (const name of await readdir(gtDir)) if (isImageFile(name)) masks.set(stem(name), join(gtDir, name));
     for (const id of images) {
       const maskPath = masks.get(`${stem(id)}_mask`);
       if (!maskPath) {

@@ -220,6 +220,8 @@ export function indexSelect(a: Tensor, dim: number, index: Tensor): Tensor { ret
 export function gather(a: Tensor, dim: number, index: Tensor): Tensor { return t1('gather', '', [a, dim, index, false]); }
 /** Zero (or constant) padding: pad = [left, right, top, bottom, ...] from the last dim backwards. */
 export function pad(a: Tensor, padding: number[], value = 0): Tensor { return t1('constant_pad_nd', '', [a, padding, value]); }
+/** Reflection padding of the last two dims: pad = [left, right, top, bottom], each smaller than its dim. */
+export function reflectionPad2d(a: Tensor, padding: [number, number, number, number]): Tensor { return t1('reflection_pad2d', '', [a, padding]); }
 /** Reverses the order of elements along the given dims. */
 export function flip(a: Tensor, dims: number[]): Tensor { return t1('flip', '', [a, dims]); }
 /** Rotates by k * 90 degrees in the plane of dims (default the last two: [.., H, W]), from the first towards the second. */

@@ -26,20 +26,37 @@ function gaussianWindow(channels: number, device: string, size: number, sigma: n
 }
 
 export interface SsimOptions {
-  /** 'valid' (no padding, the usual definition for whole-image SSIM) or 'same' (zero-padded, for per-pixel maps). */
+  /**
+   * 'valid' (no padding, the usual definition for whole-image SSIM) or 'same' (a map the size of
+   * the image, for per-pixel maps). 'same' pads by reflection: zero padding would make the border
+   * look "similar" (both images are zero there) and hide a defect at the edge of the image.
+   */
   padding?: 'valid' | 'same';
   windowSize?: number;
   sigma?: number;
 }
 
-/** The SSIM map [N, C, H', W'] between two image batches in [0, 1]. */
+/**
+ * The window side for an image: the requested size (default 11), at most the image's smaller
+ * side, and odd, so that a 'same' map has exactly the image's size and the window a centre pixel.
+ */
+export function ssimWindowSize(height: number, width: number, requested = 11): number {
+  const size = Math.min(requested, height, width);
+  return size % 2 === 1 ? size : size - 1;
+}
+
+/** The SSIM map [N, C, H', W'] between two image batches in [0, 1] ('same': H' x W' = H x W). */
 export function ssimMap(a: Tensor, b: Tensor, opts: SsimOptions = {}): Tensor {
-  const size = Math.min(opts.windowSize ?? 11, a.shape[2], a.shape[3]);
+  const size = ssimWindowSize(a.shape[2], a.shape[3], opts.windowSize);
   const c = a.shape[1];
   const w = gaussianWindow(c, a.device, size, opts.sigma ?? 1.5);
-  const pad = opts.padding === 'same' ? size >> 1 : 0;
+  const half = size >> 1;
   return tidy(() => {
-    const conv = (x: Tensor) => ops.conv2d(x, w, null, 1, pad, 1, c);
+    const same = opts.padding === 'same' && half > 0;
+    const pa = same ? ops.reflectionPad2d(a, [half, half, half, half]) : a;
+    const pb = same ? ops.reflectionPad2d(b, [half, half, half, half]) : b;
+    const conv = (x: Tensor) => ops.conv2d(x, w, null, 1, 0, 1, c);
+    a = pa; b = pb;
     const muA = conv(a), muB = conv(b);
     const muAA = ops.mul(muA, muA), muBB = ops.mul(muB, muB), muAB = ops.mul(muA, muB);
     const sAA = ops.sub(conv(ops.mul(a, a)), muAA);

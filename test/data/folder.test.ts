@@ -165,6 +165,20 @@ describe('mvtecSource', () => {
     }
   });
 
+  it('reads a category without ground_truth/ as image-level labels (as anomalib Folder)', async () => {
+    const bare = join(dir, 'nomasks');
+    await writeSolid(join(bare, 'train', 'good', '000.png'), 4, 4, [100, 100, 100]);
+    await writeSolid(join(bare, 'test', 'good', '000.png'), 4, 4, [100, 100, 100]);
+    await writeSolid(join(bare, 'test', 'dent', '000.png'), 4, 4, [200, 50, 50]);
+    const s = await mvtecSource(bare, 'test');
+    assert.deepEqual(s.items.map((i) => [i.id.slice(bare.length + 1), i.label, i.className, i.maskPath]), [
+      ['test/good/000.png', 0, 'good', undefined],
+      ['test/dent/000.png', 1, 'dent', undefined],
+    ]);
+    const batch = await loadAll(s, [0, 1], { height: 2, width: 2, channels: 1, resize: 'stretch' });
+    assert.equal(batch.masks, undefined, 'no masks: an anomalous image without one leaves the batch unmasked');
+  });
+
   it('names the root when the layout is wrong', async () => {
     const notMvtec = join(dir, 'plain');
     await assert.rejects(mvtecSource(notMvtec, 'train'), (e: Error) => e.message.includes(notMvtec) && /train\/good is missing/.test(e.message));

@@ -1,0 +1,54 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { autoSettings, autoSide, autoBatchSize, autoEpochs, AUTO_MAX_SIDE, AUTO_MIN_STEPS } from '../../src/config/auto.js';
+
+describe('autoSettings: defaults from the images', () => {
+  it('keeps the native size of fixed-size data (IDX) and the 30-epoch training of small images', () => {
+    const s = autoSettings({ height: 28, width: 28, count: 5400, fixedSize: true });
+    assert.deepEqual(s.size, [28, 28]);
+    assert.equal(s.batchSize, 128);
+    assert.equal(s.epochs, 30, 'MNIST-sized data trains as before: 30 epochs (1,290 steps > 600)');
+    assert.equal(s.loss, 'mse');
+  });
+
+  it('shrinks large photographs to at most 256 px and trains at least 600 steps', () => {
+    const s = autoSettings({ height: 512, width: 512, count: 49 });
+    assert.deepEqual(s.size, [AUTO_MAX_SIDE, AUTO_MAX_SIDE]);
+    assert.equal(s.batchSize, 8, '16 by size, but at most a quarter of 49 images (as a power of two)');
+    assert.equal(s.epochs, Math.ceil(AUTO_MIN_STEPS / Math.ceil(49 / 8)));
+    assert.ok(s.steps >= AUTO_MIN_STEPS);
+    assert.equal(s.loss, 'mse+ssim');
+    assert.ok(s.reasons.some((r) => r.includes('512x512')), 'says why');
+  });
+
+  it('keeps images of at most 256 px at their own smaller side (even)', () => {
+    assert.equal(autoSide(150, 150), 150);
+    assert.equal(autoSide(113, 150), 112);
+    assert.equal(autoSide(50, 50), 50);
+    assert.equal(autoSide(640, 480), 256);
+    assert.equal(autoSide(undefined, undefined), 64, 'unknown size: 64');
+  });
+
+  it('picks the batch by input size, never more than a quarter of the images', () => {
+    assert.equal(autoBatchSize(28, 6000), 128);
+    assert.equal(autoBatchSize(64, 6000), 64);
+    assert.equal(autoBatchSize(128, 6000), 32);
+    assert.equal(autoBatchSize(256, 6000), 16);
+    assert.equal(autoBatchSize(256, 10), 2);
+  });
+
+  it('counts training length in optimizer steps: many epochs for few images, few for many', () => {
+    assert.equal(autoEpochs(256, 16, 4), 150);
+    assert.equal(autoEpochs(256, 16000, 16), 1);
+    assert.equal(autoEpochs(50, 2160, 64), 30, 'small images: at least 30 epochs');
+  });
+
+  it('never overrides what the user gave', () => {
+    const s = autoSettings({ height: 512, width: 512, count: 100 }, { size: [64, 96], batchSize: 5, epochs: 3, loss: 'ssim' });
+    assert.deepEqual(s.size, [64, 96]);
+    assert.equal(s.batchSize, 5);
+    assert.equal(s.epochs, 3);
+    assert.equal(s.loss, 'ssim');
+    assert.deepEqual(s.reasons, []);
+  });
+});
