@@ -39,6 +39,7 @@ import { VERSION } from './version.js';
 import { autoSettings, type AutoSettings } from './config/auto.js';
 import { reportFacts, type ReportFacts } from './scoring/report-facts.js';
 import { inspectImages, type Inspection, type InspectOptions } from './scoring/inspect.js';
+import { sketchIds, overlap, type IdSketch } from './data/fingerprint.js';
 
 /** The scores vigil computes for every image. */
 export type BaseScore = 'mse' | 'ssim' | 'density' | 'transform';
@@ -222,6 +223,8 @@ interface DetectorState {
     batchSize?: number; settings?: string[];
     /** What fixed the training/validation split and the thresholds (withTransforms redoes them). */
     seed?: number; valFraction?: number; normalClass?: string | string[]; threshold?: ThresholdOption;
+    /** A sketch of the training images' ids: `evaluate` warns when it is given them. */
+    trainingIds?: IdSketch;
   };
   kde: ReturnType<LatentKDE['toState']>['json'];
 }
@@ -236,13 +239,13 @@ function stats(v: Float32Array): ScoreStats {
 }
 
 /** Opens what the user passed: a path/spec string, a list of image files, or a source. */
-export async function resolveImages(input: string | string[] | ImageSource, o: { normalClass?: string | string[]; strict?: boolean; split?: 'train' | 'test'; onWarning?: (m: string) => void } = {}): Promise<ImageSource> {
+export async function resolveImages(input: string | string[] | ImageSource, o: { normalClass?: string | string[]; strict?: boolean; split?: 'train' | 'test'; onWarning?: (m: string) => void; validate?: boolean | ((item: ImageItem) => boolean) } = {}): Promise<ImageSource> {
   if (typeof input === 'object' && !Array.isArray(input)) return input;
   if (Array.isArray(input)) {
     const items: ImageItem[] = input.map((p) => ({ id: p }));
-    return fileSource('', items, { strict: o.strict, onWarning: o.onWarning });
+    return fileSource('', items, { strict: o.strict, onWarning: o.onWarning, validate: o.validate });
   }
-  const opts: OpenSourceOptions = { normalClass: o.normalClass, strict: o.strict, onWarning: o.onWarning, split: o.split };
+  const opts: OpenSourceOptions = { normalClass: o.normalClass, strict: o.strict, onWarning: o.onWarning, split: o.split, validate: o.validate };
   try {
     if (statSync(input).isFile() && !/idx\d-ubyte(\.gz)?$/.test(input)) return fileSource('', [{ id: input }], opts);
   } catch { /* not a file: openSource explains */ }
@@ -301,7 +304,7 @@ export class Detector {
     if (!FUSIONS.includes(fusion)) throw new Error(`unknown fusion '${fusion as string}' (use ${FUSIONS.join(' or ')})`);
     if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
     manualSeed(seed);
-    const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn });
+    const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn, validate: (item) => item.label !== 1 });
     const valFraction = o.valFraction ?? 0.1;
     const { train, val } = trainingSplit(source, input, { normalClass: o.normalClass, valFraction, seed, warn });
 
@@ -339,6 +342,7 @@ export class Detector {
       summary = await runTraining(task, {
         epochs, schedule, train: trainPlan, val: valPlan, patience: o.patience, checkpointDir: o.checkpointDir, resume: o.resume,
         seed, progress: o.progress, onEpochEnd: o.onEpochEnd,
+        settings: { model: o.model ?? 'ae', aae: o.aae, loss, epochs, batchSize, ...optOptions, schedule: o.schedule ?? 'cosine', architecture, preprocessing, augment: o.augment, seed, valFraction, trainImages: train.length, validationImages: val.length },
       });
       if (task instanceof AaeTask) {
         rejected = task.rejectedIndices();
@@ -374,10 +378,11 @@ export class Detector {
       preprocessing, loss, architecture, score: o.score ?? 'combined', combine, fusion, thresholds, stats: st, kde: kdeState.json,
       ...(transformOpts ? { transforms: transformOpts } : {}),
       training: {
-        ...summary, items: train.length, validationItems: val === train ? 0 : val.length, device, engine: `libtorch ${engineInfo().torch}`,
+        ...summary, items: trainPlan.usableCount, validationItems: val === train ? 0 : valPlan.usableCount, device, engine: `libtorch ${engineInfo().torch}`,
         batchSize, settings: auto.reasons,
         ...(rejectedSummary ? { rejected: rejectedSummary } : {}),
         seed, valFraction, threshold, ...(o.normalClass !== undefined ? { normalClass: o.normalClass } : {}), ...facts,
+        trainingIds: sketchIds(train.map((i) => source.items[i].id)),
       },
     };
     return new Detector(model, kde, state, device, aae, transform);
@@ -404,7 +409,7 @@ export class Detector {
     const transformOpts = resolveTransformOptions(transforms === true ? {} : transforms);
     const combine = options.combine ?? (this.state.combine.includes('transform') ? this.state.combine : [...this.state.combine, 'transform']);
     checkCombine(combine, true);
-    const source = await resolveImages(input, { normalClass: t.normalClass, strict: options.strict, onWarning: warn });
+    const source = await resolveImages(input, { normalClass: t.normalClass, strict: options.strict, onWarning: warn, validate: (item) => item.label !== 1 });
     const { train, val } = trainingSplit(source, input, { normalClass: t.normalClass, valFraction: t.valFraction, seed: t.seed, warn: () => {} });
     const validationItems = val === train ? 0 : val.length;
     if (train.length !== t.items || validationItems !== t.validationItems) {
@@ -469,6 +474,8 @@ export class Detector {
     const mapKind: MapKind = this.state.loss === 'mse' ? 'mse' : 'ssim';
     const { results, raw } = await this.scoreSource(source, labelled, { ...options, maps: options.maps ?? (raw_hasMasks(source) ? mapKind : false) });
     const labels = results.map((r) => r.label!);
+    const seen = overlap(this.state.training?.trainingIds, results.map((r) => r.id));
+    if (seen?.estimate) process.stderr.write(`warning: ${seen.found.length === seen.estimate ? '' : 'about '}${seen.estimate} of the ${results.length} images evaluated (e.g. ${seen.found[0]}) are images this model was trained on; their scores are optimistic (the density model holds their codes): evaluate on held-out images\n`);
     const summary = {} as ScoreRecord<EvaluationSummary>;
     for (const k of this.scoreKinds) summary[k] = evaluateScores(results.map((r) => r.scores[k]!), labels, this.state.thresholds[k]!);
     let pix: number | undefined;
@@ -666,7 +673,7 @@ function trainingSplit(
 ): { train: number[]; val: number[] } {
   let indices = source.items.map((_, i) => i);
   if (o.normalClass !== undefined && typeof input === 'string') indices = indices.filter((i) => source.items[i].label !== 1);
-  if (indices.length === 0) throw new Error(`no training images in ${typeof input === 'string' ? input : 'the source'}${o.normalClass ? ` for normal class ${o.normalClass}` : ''}`);
+  if (indices.length < 2) throw new Error(`${indices.length ? 'need at least 2 readable images to train, found 1' : 'no training images'} in ${typeof input === 'string' ? input : 'the source'}${o.normalClass ? ` for normal class ${o.normalClass}` : ''}`);
   const { train, val } = splitIndices(indices, { fraction: indices.length >= 20 ? o.valFraction : 0, seed: o.seed });
   if (val.length > 0) return { train, val };
   o.warn(`only ${indices.length} training images: thresholds are fitted on the training images themselves`);

@@ -4,8 +4,14 @@
  * Supported: BITMAPCOREHEADER and BITMAPINFOHEADER..V5; 1/4/8-bit palette, 16/32-bit with default
  * or BI_BITFIELDS masks, 24-bit BGR; bottom-up (positive height) and top-down rows; rows padded
  * to 4 bytes. Not supported (reported as such): RLE and embedded JPEG/PNG compression.
+ *
+ * Whatever it cannot decode exactly it refuses with an Error saying why, rather than returning
+ * wrong pixels: bit-field masks on a bit depth they do not apply to (BI_BITFIELDS is defined for
+ * 16 and 32 bits only), masks with gaps, overlapping masks or masks wider than the pixel, and
+ * pixel data that starts inside the headers.
  */
 import type { RawImage } from './resample.js';
+import { overBudget } from './budget.js';
 
 const BI_RGB = 0;
 const BI_RLE8 = 1;
@@ -46,7 +52,23 @@ function extract(px: number, m: ChannelMask): number {
  * Decodes a BMP into interleaved 8-bit samples: 1 channel when the palette is all gray, 4 when a
  * used alpha mask is present, otherwise 3 (RGB). Throws an Error describing the problem.
  */
-export function decodeBmp(buf: Uint8Array): RawImage {
+/** Why a set of channel masks cannot be decoded exactly, or undefined when they can. */
+function badMasks(masks: number[], bpp: number): string | undefined {
+  const names = ['red', 'green', 'blue', 'alpha'];
+  let union = 0;
+  for (let k = 0; k < masks.length; k++) {
+    const m = masks[k]! >>> 0;
+    if (m === 0) continue;
+    if (bpp < 32 && m >>> bpp !== 0) return `${names[k]} mask 0x${m.toString(16)} has bits beyond the ${bpp}-bit pixel`;
+    const low = m & -m;
+    if ((((m + low) >>> 0) & m) !== 0) return `${names[k]} mask 0x${m.toString(16)} is not one run of bits`;
+    if ((union & m) !== 0) return `${names[k]} mask 0x${m.toString(16)} overlaps another channel's`;
+    union |= m;
+  }
+  return undefined;
+}
+
+export function decodeBmp(buf: Uint8Array, options: { maxPixels?: number } = {}): RawImage {
   if (!isBmp(buf)) throw new Error('not a BMP file (no "BM" signature)');
   if (buf.length < 26) throw new Error(`truncated BMP header (${buf.length} bytes)`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -77,6 +99,7 @@ export function decodeBmp(buf: Uint8Array): RawImage {
   const height = Math.abs(rawHeight);
   if (width <= 0 || height <= 0) throw new Error(`invalid BMP size ${width}x${rawHeight}`);
   if (width * height > MAX_PIXELS) throw new Error(`BMP too large (${width}x${height})`);
+  if (options.maxPixels !== undefined && width * height > options.maxPixels) throw new Error(overBudget(width, height, options.maxPixels));
   if (compression === BI_RLE8 || compression === BI_RLE4) {
     throw new Error('RLE-compressed BMP is not supported; convert it to PNG');
   }
@@ -87,6 +110,9 @@ export function decodeBmp(buf: Uint8Array): RawImage {
     throw new Error(`unknown BMP compression ${compression}`);
   }
   if (![1, 4, 8, 16, 24, 32].includes(bpp)) throw new Error(`unsupported BMP bit depth ${bpp}`);
+  if ((compression === BI_BITFIELDS || compression === BI_ALPHABITFIELDS) && bpp !== 16 && bpp !== 32) {
+    throw new Error(`invalid BMP: ${compression === BI_BITFIELDS ? 'BI_BITFIELDS' : 'BI_ALPHABITFIELDS'} compression with ${bpp} bits per pixel (bit fields apply to 16- and 32-bit images only)`);
+  }
 
   // Channel masks: from the V2+ header, or right after a plain INFO header, or the defaults.
   let masks: number[] | undefined;
@@ -108,6 +134,12 @@ export function decodeBmp(buf: Uint8Array): RawImage {
     // BI_RGB 32-bit: the fourth byte is officially unused, and many writers leave it zero.
     masks = [0xff0000, 0xff00, 0xff, 0];
   }
+
+  if (masks) {
+    const why = badMasks(masks, bpp);
+    if (why) throw new Error(`unsupported BMP bit fields: ${why}`);
+  }
+  if (dataOffset < afterHeader) throw new Error(`invalid BMP: pixel data offset ${dataOffset} lies inside the ${afterHeader}-byte header`);
 
   let palette: Uint8Array | undefined;
   let gray = false;

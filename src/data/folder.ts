@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { CorruptImageError, errorMessage, warnToStderr } from './errors.js';
 import type { MaskSource } from './masks.js';
 import { mapLimit } from './pool.js';
-import { IMAGE_EXTENSIONS, isImageFile, loadImageTensor, loadMaskTensor, probeImage } from './preprocess.js';
+import { IMAGE_EXTENSIONS, isImageFile, loadImageTensor, loadMaskTensor, probeImage, type DecodeOptions } from './preprocess.js';
 import type { ImageItem, Preprocessing } from './types.js';
 
 export { CorruptImageError } from './errors.js';
@@ -28,8 +28,13 @@ export interface FileSourceOptions {
   strict?: boolean;
   /** Receives one message per skipped file. Default: written to stderr. */
   onWarning?: (message: string) => void;
-  /** Probe every file's header up front and leave out those that fail. Default false (lazy). */
-  validate?: boolean;
+  /**
+   * Probe every file's header up front and leave out those that fail; a function probes only
+   * the items it returns true for (e.g. the normal class that training reads). Default false (lazy).
+   */
+  validate?: boolean | ((item: ImageItem) => boolean);
+  /** Refuse (skip, or fail in strict mode) images with more pixels than this. Default: the process-wide budget, 50 Mpx (preprocess.ts). */
+  maxPixels?: number;
 }
 
 /** A file-backed source: items' ids are file paths. */
@@ -124,12 +129,18 @@ export async function fileSource(root: string, items: readonly ImageItem[], opti
     throw err;
   };
 
+  const decode: DecodeOptions = options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {};
+  // Folders list only IMAGE_EXTENSIONS; a file named explicitly is read whatever its name, with a word.
+  const odd = items.filter((i) => !isImageFile(i.id));
+  if (odd.length) warn(`${odd.length === 1 ? odd[0]!.id : `${odd.length} files (e.g. ${odd[0]!.id})`}: not ${lookedFor()}; folders skip such files, this is read as named`);
   let kept = items.slice();
   if (options.validate) {
+    const wanted = typeof options.validate === 'function' ? options.validate : () => true;
     const ok = await mapLimit(kept, 8, async (item) => {
+      if (!wanted(item)) return true;
       try {
-        await probeImage(item.id);
-        if (item.maskPath) await probeImage(item.maskPath);
+        await probeImage(item.id, decode);
+        if (item.maskPath) await probeImage(item.maskPath, decode);
         return true;
       } catch (err) {
         if (!(err instanceof CorruptImageError)) throw err;
@@ -141,7 +152,9 @@ export async function fileSource(root: string, items: readonly ImageItem[], opti
     ok.forEach((r) => r instanceof CorruptImageError && report(r));
     kept = kept.filter((_, i) => ok[i] === true);
     if (kept.length === 0 && items.length > 0) {
-      throw new Error(`no readable images in ${root}: all ${items.length} files failed validation`);
+      const first = skipped[0];
+      throw new Error(`no readable images ${root ? `in ${root}` : `among the ${items.length} files given`}: ${items.length === 1 ? 'the one file is' : `all ${items.length} files are`} unreadable` +
+        (first ? ` (${first.path}: ${first.reason}${items.length > 1 ? '; each is named in the warnings above' : ''})` : ''));
     }
   }
   const frozen: readonly ImageItem[] = kept;
@@ -159,7 +172,7 @@ export async function fileSource(root: string, items: readonly ImageItem[], opti
     async load(index: number, pre: Preprocessing): Promise<Float32Array> {
       const item = itemAt(index);
       try {
-        return await loadImageTensor(item.id, pre);
+        return await loadImageTensor(item.id, pre, undefined, decode);
       } catch (err) {
         if (err instanceof CorruptImageError) fail(err);
         throw err;
@@ -169,7 +182,7 @@ export async function fileSource(root: string, items: readonly ImageItem[], opti
       const item = itemAt(index);
       if (item.maskPath) {
         try {
-          return await loadMaskTensor(item.maskPath, pre);
+          return await loadMaskTensor(item.maskPath, pre, undefined, decode);
         } catch (err) {
           if (err instanceof CorruptImageError) fail(err);
           throw err;

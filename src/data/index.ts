@@ -16,6 +16,10 @@ export { decodeBmp, isBmp } from './bmp.js';
 export { resampleBilinear, resampleNearest, sourceBox, type RawImage, type SourceBox } from './resample.js';
 export {
   IMAGE_EXTENSIONS,
+  DEFAULT_MAX_PIXELS,
+  setMaxPixels,
+  getMaxPixels,
+  type DecodeOptions,
   checkPreprocessing,
   decodeImage,
   defaultPreprocessing,

@@ -10,14 +10,40 @@
  *
  * Decoding uses sharp's default `failOn: 'warning'`: a truncated JPEG is reported as corrupt
  * rather than silently padded with gray, which a model would score as an anomaly.
+ *
+ * Pixel budget: an image larger than `maxPixels` (width x height; default DEFAULT_MAX_PIXELS,
+ * 50 Mpx, changed for the process with setMaxPixels or per reader) is refused from its header,
+ * before any pixel is decoded, as a CorruptImageError naming the file. A 16000x16000 PNG of
+ * 750 KB would otherwise take a gigabyte and tens of seconds (sharp's own limit is 268 Mpx).
  */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp from 'sharp';
 import { decodeBmp, isBmp } from './bmp.js';
+import { getMaxPixels, overBudget } from './budget.js';
 import { CorruptImageError, errorMessage } from './errors.js';
 import { resampleBilinear, resampleNearest, sourceBox, toChannels, type RawImage } from './resample.js';
 import type { Preprocessing } from './types.js';
+
+export { DEFAULT_MAX_PIXELS, setMaxPixels, getMaxPixels, overBudget } from './budget.js';
+
+/** Options of the decoders. */
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this (width x height). Default: getMaxPixels(). */
+  maxPixels?: number;
+}
+
+function budgetOf(o: DecodeOptions | undefined): number {
+  const m = o?.maxPixels ?? getMaxPixels();
+  if (!Number.isInteger(m) || m < 1) throw new RangeError(`maxPixels must be a positive integer, got ${JSON.stringify(m)}`);
+  return m;
+}
+
+/** Refuses a buffer whose header says it is over the budget, before decoding it. */
+async function checkBudget(bytes: Buffer, budget: number): Promise<void> {
+  const m = await sharp(bytes, { limitInputPixels: false }).metadata();
+  if (m.width && m.height && m.width * m.height > budget) throw new Error(overBudget(m.width, m.height, budget));
+}
 
 /** File extensions read as images (compared lower-cased). */
 export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp'];
@@ -73,10 +99,10 @@ export function samePreprocessing(a: Preprocessing, b: Preprocessing): boolean {
 /** Input to the decoder: a file path, encoded bytes, or already-decoded pixels. */
 export type ImageInput = string | Uint8Array | RawImage;
 
-async function runSharp(input: Buffer | RawImage, channels: 1 | 3): Promise<RawImage> {
+async function runSharp(input: Buffer | RawImage, channels: 1 | 3, budget: number | false = false): Promise<RawImage> {
   let img =
     input instanceof Uint8Array
-      ? sharp(input, { failOn: 'warning' })
+      ? sharp(input, { failOn: 'warning', limitInputPixels: budget })
       : sharp(input.data, { raw: { width: input.width, height: input.height, channels: input.channels as 1 | 2 | 3 | 4 } });
   img = img.autoOrient().flatten({ background: { r: 0, g: 0, b: 0 } });
   img = channels === 1 ? img.grayscale() : img.toColourspace('srgb');
@@ -88,8 +114,9 @@ async function runSharp(input: Buffer | RawImage, channels: 1 | 3): Promise<RawI
  * Decodes to 8-bit samples with `channels` channels (1 gray, 3 RGB). Errors of any kind (missing
  * file, unknown format, truncated data) become a CorruptImageError naming `name`, or the path.
  */
-export async function decodeImage(input: ImageInput, channels: 1 | 3, name?: string): Promise<RawImage> {
+export async function decodeImage(input: ImageInput, channels: 1 | 3, name?: string, options?: DecodeOptions): Promise<RawImage> {
   const label = name ?? (typeof input === 'string' ? input : '<buffer>');
+  const budget = budgetOf(options);
   try {
     if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
       if (input.channels === channels) return input;
@@ -99,8 +126,14 @@ export async function decodeImage(input: ImageInput, channels: 1 | 3, name?: str
     // needs the bytes anyway.
     const bytes = typeof input === 'string' ? await readFile(input) : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     if (bytes.length === 0) throw new Error('empty file');
-    if (isBmp(bytes)) return await runSharp(decodeBmp(bytes), channels);
-    return await runSharp(bytes, channels);
+    if (isBmp(bytes)) return await runSharp(decodeBmp(bytes, { maxPixels: budget }), channels);
+    try {
+      return await runSharp(bytes, channels, budget);
+    } catch (err) {
+      // sharp refused from the header; say how large the image is and how to allow it
+      if (/pixel limit/i.test(errorMessage(err))) await checkBudget(bytes, budget);
+      throw err;
+    }
   } catch (err) {
     if (err instanceof CorruptImageError) throw err;
     throw new CorruptImageError(label, errorMessage(err), { cause: err });
@@ -115,18 +148,18 @@ export function rawToTensor(raw: RawImage, pre: Preprocessing): Float32Array {
 }
 
 /** Decode + preprocess in one call: what a file-backed source's `load` does. */
-export async function loadImageTensor(input: ImageInput, pre: Preprocessing, name?: string): Promise<Float32Array> {
+export async function loadImageTensor(input: ImageInput, pre: Preprocessing, name?: string, options?: DecodeOptions): Promise<Float32Array> {
   checkPreprocessing(pre);
-  return rawToTensor(await decodeImage(input, pre.channels, name), pre);
+  return rawToTensor(await decodeImage(input, pre.channels, name, options), pre);
 }
 
 /**
  * A ground-truth mask as float32 1 x H x W in {0, 1}: same geometry as the image (so `crop`
  * masks stay aligned), nearest-neighbour so no partial labels appear, then binarised at 0.5.
  */
-export async function loadMaskTensor(input: ImageInput, pre: Preprocessing, name?: string): Promise<Float32Array> {
+export async function loadMaskTensor(input: ImageInput, pre: Preprocessing, name?: string, options?: DecodeOptions): Promise<Float32Array> {
   checkPreprocessing(pre);
-  const raw = await decodeImage(input, 1, name);
+  const raw = await decodeImage(input, 1, name, options);
   const box = sourceBox(raw.width, raw.height, pre.width, pre.height, pre.resize);
   const out = resampleNearest(raw, box, pre.width, pre.height);
   for (let i = 0; i < out.length; i++) out[i] = out[i]! > 0.5 ? 1 : 0;
@@ -137,16 +170,18 @@ export async function loadMaskTensor(input: ImageInput, pre: Preprocessing, name
  * Size and channel count from the file header only (no pixel decode), for an eager validation
  * pass. Throws CorruptImageError for unreadable or non-image files.
  */
-export async function probeImage(path: string): Promise<{ width: number; height: number; channels: number }> {
+export async function probeImage(path: string, options?: DecodeOptions): Promise<{ width: number; height: number; channels: number }> {
+  const budget = budgetOf(options);
   try {
     const bytes = await readFile(path);
     if (bytes.length === 0) throw new Error('empty file');
     if (isBmp(bytes)) {
-      const raw = decodeBmp(bytes);
+      const raw = decodeBmp(bytes, { maxPixels: budget });
       return { width: raw.width, height: raw.height, channels: raw.channels };
     }
-    const meta = await sharp(bytes).metadata();
+    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
     if (!meta.width || !meta.height) throw new Error('no image dimensions in header');
+    if (meta.width * meta.height > budget) throw new Error(overBudget(meta.width, meta.height, budget));
     return { width: meta.width, height: meta.height, channels: meta.channels ?? 3 };
   } catch (err) {
     if (err instanceof CorruptImageError) throw err;

@@ -21,9 +21,17 @@ export interface BatchPlan {
   /** Number of batches per pass. */
   readonly batchCount: number;
   readonly itemCount: number;
-  /** One pass; each yielded batch's tensor is disposed by the caller. */
+  /** Items that were read in the passes so far: itemCount minus those found unreadable. */
+  readonly usableCount: number;
+  /**
+   * One pass; each yielded batch's tensor is disposed by the caller. Throws when not one of the
+   * items could be read (a pass that yields nothing would train or score nothing in silence).
+   */
   pass(epoch: number, shuffled: boolean): AsyncIterable<TensorBatch>;
-  /** Items skipped as unreadable during the last pass. */
+  /**
+   * Items left out as unreadable, each once with its reason: in any pass so far, and those the
+   * source's validation left out (a file source probed up front: they are in no plan).
+   */
   skipped(): { id: string; reason: string }[];
   dispose(): void;
 }
@@ -73,6 +81,7 @@ async function cachedPlan(o: PlanOptions, plane: number): Promise<BatchPlan> {
   return {
     batchCount: Math.ceil(k / o.batchSize),
     itemCount: k,
+    usableCount: k,
     async *pass(epoch, shuffled) {
       const idx = order.slice();
       if (shuffled) shuffle(idx, createRng(deriveSeed(o.seed, epoch)));
@@ -91,7 +100,7 @@ async function cachedPlan(o: PlanOptions, plane: number): Promise<BatchPlan> {
 }
 
 function streamingPlan(o: PlanOptions): BatchPlan {
-  let lastSkipped: { id: string; reason: string }[] = [];
+  const unreadable = new Map<string, string>();
   const base: BatchOptions = {
     preprocessing: o.preprocessing, batchSize: o.batchSize, indices: o.indices, seed: o.seed,
     strict: o.strict, onWarning: o.onWarning,
@@ -99,14 +108,37 @@ function streamingPlan(o: PlanOptions): BatchPlan {
   return {
     batchCount: Math.ceil(o.indices.length / o.batchSize),
     itemCount: o.indices.length,
+    get usableCount() { return o.indices.length - unreadable.size; },
     async *pass(epoch, shuffled) {
       const stream = streamBatches(o.source, { ...base, epoch, shuffle: shuffled, augment: shuffled ? o.augment : undefined });
+      let read = 0;
       for await (const b of stream) {
+        read += b.indices.length;
         yield { x: ops.tensor(b.data, b.shape, { device: o.device }), indices: b.indices, masks: b.masks };
       }
-      lastSkipped = stream.skipped.map((s) => ({ id: s.item.id, reason: s.reason }));
+      for (const s of stream.skipped) if (!unreadable.has(s.item.id)) unreadable.set(s.item.id, s.reason);
+      if (read === 0 && o.indices.length > 0) throw noneReadable(o.source, stream.skipped.map((s) => ({ id: s.item.id, reason: s.reason })));
     },
-    skipped: () => lastSkipped,
+    skipped: () => withSourceSkips(o.source, unreadable),
     dispose: () => {},
   };
+}
+
+/** A file source's `skipped` (validation and failed loads, by path), if it has one. */
+function sourceSkips(source: ImageSource): { id: string; reason: string }[] {
+  const list = (source as { skipped?: readonly { path: string; reason: string }[] }).skipped;
+  return Array.isArray(list) ? list.map((s) => ({ id: s.path, reason: s.reason })) : [];
+}
+
+function withSourceSkips(source: ImageSource, own: Map<string, string>): { id: string; reason: string }[] {
+  const all = new Map(own);
+  for (const s of sourceSkips(source)) if (!all.has(s.id)) all.set(s.id, s.reason);
+  return [...all].map(([id, reason]) => ({ id, reason }));
+}
+
+function noneReadable(source: ImageSource, skipped: { id: string; reason: string }[]): Error {
+  const root = (source as { root?: string }).root;
+  const first = skipped[0];
+  return new Error(`none of the ${skipped.length} images${root ? ` in ${root}` : ''} could be read` +
+    (first ? ` (${first.id}: ${first.reason}${skipped.length > 1 ? '; each is named in the warnings above' : ''})` : ''));
 }

@@ -4,11 +4,11 @@
  * What one step does belongs to a `TrainingTask` (the plain autoencoder's is below; the
  * adversarial autoencoder brings its own), so the loop is written once (PyOD's template method).
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tidy, type Tensor, encodeTensors, decodeTensors, manualSeed } from '../engine/index.js';
-import { writeDirAtomic } from '../util/fs.js';
-import { writeFileSync } from 'node:fs';
+import { commitFolder, parsePayloadRef, readCommitted, recoverInterrupted } from '../util/fs.js';
+import { lockFolder } from '../util/lock.js';
 import { consoleProgress, silentProgress, type ProgressReporter, fmtTime } from './progress.js';
 import type { BatchPlan } from './batches.js';
 
@@ -64,6 +64,11 @@ export interface LoopOptions {
   checkpointDir?: string;
   /** Continue from the checkpoint in checkpointDir when there is one. */
   resume?: boolean;
+  /**
+   * What the run's result depends on (loss, epochs, architecture, preprocessing, learning rate,
+   * batch size...): stored with the checkpoint, and a resume with other values is refused.
+   */
+  settings?: Record<string, unknown>;
   seed: number;
   progress?: boolean | ProgressReporter;
   onEpochEnd?: (r: EpochRecord) => void | Promise<void>;
@@ -71,7 +76,20 @@ export interface LoopOptions {
 
 const CHECKPOINT_FORMAT = 'vigil-checkpoint/1';
 
+/**
+ * Runs the loop. With a checkpoint folder, holds its lock for the whole run, so a second run
+ * with the same checkpoint folder refuses at the start instead of overwriting this one's.
+ */
 export async function runTraining(task: TrainingTask, o: LoopOptions): Promise<TrainingSummary> {
+  const lock = o.checkpointDir ? lockFolder(o.checkpointDir, { purpose: 'training' }) : undefined;
+  try {
+    return await trainingLoop(task, o);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function trainingLoop(task: TrainingTask, o: LoopOptions): Promise<TrainingSummary> {
   const progress = o.progress === true ? consoleProgress() : o.progress ? o.progress : silentProgress;
   const history: EpochRecord[] = [];
   let start = 0;
@@ -80,8 +98,8 @@ export async function runTraining(task: TrainingTask, o: LoopOptions): Promise<T
   let resumedFrom: number | undefined;
   const t0 = Date.now();
 
-  if (o.resume && o.checkpointDir && existsSync(join(o.checkpointDir, 'checkpoint.json'))) {
-    const ck = loadCheckpoint(o.checkpointDir);
+  if (o.resume && o.checkpointDir && hasCheckpoint(o.checkpointDir)) {
+    const ck = loadCheckpoint(o.checkpointDir, o.settings);
     task.restore(ck.tensors, ck.state.task);
     for (const t of ck.tensors.values()) t.dispose();
     history.push(...ck.state.history);
@@ -115,6 +133,8 @@ export async function runTraining(task: TrainingTask, o: LoopOptions): Promise<T
     }
     const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / Math.max(count, 1), lr, seconds: 0 };
     if (o.val) record.valLoss = await validationLoss(task, o.val);
+    // the last step's update can break the weights after its own loss was fine: the validation loss shows it
+    if (record.valLoss !== undefined && !Number.isFinite(record.valLoss)) throw new Error(`training diverged: validation loss is ${record.valLoss} at epoch ${epoch + 1}; lower the learning rate (--lr)`);
     const extra = task.epochExtra?.();
     if (extra) record.extra = extra;
     record.seconds = (Date.now() - e0) / 1000;
@@ -130,7 +150,7 @@ export async function runTraining(task: TrainingTask, o: LoopOptions): Promise<T
     }
     progress.end(`epoch ${epoch + 1}/${o.epochs} loss ${record.trainLoss.toFixed(5)}` +
       (record.valLoss !== undefined ? ` val ${record.valLoss.toFixed(5)}` : '') + ` lr ${lr.toExponential(2)} ${fmtTime(record.seconds)}`);
-    if (o.checkpointDir) saveCheckpoint(o.checkpointDir, task, { epoch, history, best });
+    if (o.checkpointDir) saveCheckpoint(o.checkpointDir, task, { epoch, history, best, settings: o.settings });
     await o.onEpochEnd?.(record);
     if (o.patience && epoch + 1 - best.epoch >= o.patience) {
       stoppedEarly = true;
@@ -144,7 +164,7 @@ export async function runTraining(task: TrainingTask, o: LoopOptions): Promise<T
   }
   return {
     epochs: history.length, history, bestEpoch: best.epoch, bestValLoss: Number.isFinite(best.loss) ? best.loss : undefined,
-    stoppedEarly, resumedFrom, seconds: (Date.now() - t0) / 1000, skipped: o.train.skipped(),
+    stoppedEarly, resumedFrom, seconds: (Date.now() - t0) / 1000, skipped: skippedOnce(o.train, o.val),
   };
 }
 
@@ -161,30 +181,87 @@ async function validationLoss(task: TrainingTask, val: BatchPlan): Promise<numbe
   return sum / Math.max(n, 1);
 }
 
-interface CheckpointState { format: string; epoch: number; history: EpochRecord[]; best: { loss: number; epoch: number }; task: unknown }
+/** Every item either plan left out, once, with the first reason given for it. */
+function skippedOnce(...plans: (BatchPlan | undefined)[]): { id: string; reason: string }[] {
+  const seen = new Map<string, string>();
+  for (const p of plans) for (const s of p?.skipped() ?? []) if (!seen.has(s.id)) seen.set(s.id, s.reason);
+  return [...seen].map(([id, reason]) => ({ id, reason }));
+}
 
-function saveCheckpoint(dir: string, task: TrainingTask, s: { epoch: number; history: EpochRecord[]; best: { loss: number; epoch: number } }): void {
+interface CheckpointState {
+  format: string; epoch: number; history: EpochRecord[]; best: { loss: number; epoch: number }; task: unknown;
+  settings?: Record<string, unknown>;
+  weights?: unknown;
+}
+
+const CHECKPOINT_JSON = 'checkpoint.json';
+
+/** True when dir holds a checkpoint (after putting back one that an interrupted swap of vigil 0.1 left aside). */
+function hasCheckpoint(dir: string): boolean {
+  try {
+    recoverInterrupted(dir);
+  } catch { /* report what is there */ }
+  return existsSync(join(dir, CHECKPOINT_JSON));
+}
+
+/**
+ * Written as one commit (util/fs.ts): `checkpoint.<sha>.safetensors`, then `checkpoint.json`
+ * naming it by one rename, so a kill at any moment leaves the previous epoch's checkpoint or this one.
+ */
+function saveCheckpoint(dir: string, task: TrainingTask, s: { epoch: number; history: EpochRecord[]; best: { loss: number; epoch: number }; settings?: Record<string, unknown> }): void {
   const { tensors, state } = task.checkpoint();
   const json: CheckpointState = { format: CHECKPOINT_FORMAT, ...s, best: { loss: Number.isFinite(s.best.loss) ? s.best.loss : 1e308, epoch: s.best.epoch }, task: state };
-  const chunks = encodeTensors(tensors);
-  writeDirAtomic(dir, (tmp) => {
-    writeFileSync(join(tmp, 'checkpoint.safetensors'), Buffer.concat(chunks));
-    writeFileSync(join(tmp, 'checkpoint.json'), JSON.stringify(json));
+  commitFolder(dir, {
+    payload: encodeTensors(tensors), stem: 'checkpoint', ext: '.safetensors', pointer: CHECKPOINT_JSON, hook: 'checkpoint', obsolete: ['checkpoint.safetensors'],
+    render: (ref) => JSON.stringify({ ...json, weights: ref }),
   });
 }
 
-function loadCheckpoint(dir: string): { tensors: Map<string, Tensor>; state: CheckpointState } {
-  const jsonPath = join(dir, 'checkpoint.json');
-  let state: CheckpointState;
-  try {
-    state = JSON.parse(readFileSync(jsonPath, 'utf8'));
-  } catch (e) {
-    throw new Error(`${jsonPath}: damaged checkpoint (${(e as Error).message}); delete ${dir} to start over`);
+function loadCheckpoint(dir: string, settings?: Record<string, unknown>): { tensors: Map<string, Tensor>; state: CheckpointState } {
+  const jsonPath = join(dir, CHECKPOINT_JSON);
+  let state: CheckpointState | undefined;
+  const { payload, path } = readCommitted(dir, {
+    pointer: CHECKPOINT_JSON, legacyFile: 'checkpoint.safetensors', what: 'checkpoint',
+    refOf: (text) => {
+      try {
+        state = JSON.parse(text);
+      } catch (e) {
+        throw new Error(`${jsonPath}: damaged checkpoint (${(e as Error).message}); delete ${dir} to start over`);
+      }
+      if (state!.format !== CHECKPOINT_FORMAT) throw new Error(`${jsonPath}: not a vigil checkpoint (format ${state!.format})`);
+      if (state!.weights === undefined) return undefined; // written by vigil 0.1
+      const ref = parsePayloadRef(state!.weights, '.safetensors');
+      if (typeof ref === 'string') throw new Error(`${jsonPath}: damaged checkpoint: 'weights' ${ref}; delete ${dir} to start over`);
+      return ref;
+    },
+  });
+  checkSettings(dir, state!, settings);
+  const { tensors } = decodeTensors(payload, path);
+  return { tensors, state: state! };
+}
+
+/**
+ * Refuses to resume a checkpoint made with other settings, naming the first that differs. More
+ * epochs than the checkpoint's run is allowed (training on from where it stopped); fewer than
+ * it has already done is not.
+ */
+function checkSettings(dir: string, state: CheckpointState, now: Record<string, unknown> | undefined): void {
+  const saved = state.settings;
+  if (!saved || !now) return; // a checkpoint of vigil 0.1, or a caller that does not say
+  const done = state.epoch + 1;
+  if (typeof now.epochs === 'number' && now.epochs < done) {
+    throw new Error(`cannot resume from ${dir}: its checkpoint has ${done} epochs done, this run asks for ${now.epochs} epochs in all; ` +
+      `ask for at least ${done}, or delete ${dir} (or drop --resume) to start over`);
   }
-  if (state.format !== CHECKPOINT_FORMAT) throw new Error(`${jsonPath}: not a vigil checkpoint (format ${state.format})`);
-  const path = join(dir, 'checkpoint.safetensors');
-  const { tensors } = decodeTensors(readFileSync(path), path);
-  return { tensors, state };
+  for (const k of new Set([...Object.keys(saved), ...Object.keys(now)])) {
+    if (k === 'epochs') continue;
+    const a = JSON.stringify(saved[k]) ?? 'unset';
+    const b = JSON.stringify(now[k]) ?? 'unset';
+    if (a !== b) {
+      throw new Error(`cannot resume from ${dir}: its checkpoint was trained with ${k} ${a}, this run asks for ${b}; ` +
+        `resume with the same settings, or delete ${dir} (or drop --resume) to start over`);
+    }
+  }
 }
 
 export function removeCheckpoint(dir: string): void {

@@ -4,6 +4,7 @@ import { existsSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ops, tidy, liveTensors, manualSeed, Adam } from '../../src/engine/index.js';
 import { transformSet, TransformNet, transformScores } from '../../src/models/transform-net.js';
+import { weightsPath } from '../../src/bundle/bundle.js';
 import { Detector, type DetectorOptions } from '../../src/detector.js';
 import { builtinSource, oneClassSource } from '../../src/data/builtin.js';
 import { tempDir, TINY } from '../fixtures.js';
@@ -216,7 +217,7 @@ describe('Detector with transforms', () => {
     const dir = tempDir();
     det.save(dir);
     assert.equal(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).transforms, undefined);
-    assert.ok(existsSync(join(dir, 'weights.safetensors')));
+    assert.ok(existsSync(weightsPath(dir)));
     rmSync(dir, { recursive: true, force: true });
     det.dispose();
   });

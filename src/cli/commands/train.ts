@@ -74,6 +74,7 @@ const command: Command = {
     checkOutputPath(out, '--out', 'model');
     const checkpointDir = (a.checkpoint as string | undefined) ?? `${out}.checkpoint`;
     if (a.checkpoint !== undefined) checkOutputPath(checkpointDir, '--checkpoint', 'folder');
+    (await import('../../util/lock.js')).claimFolder(out); // a second training into the same --out refuses here
     const augmentList = (a.augment as string[] | undefined) ?? [];
     const augment = augmentList.length ? {
       hflip: augmentList.includes('hflip'), vflip: augmentList.includes('vflip'),
