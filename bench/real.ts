@@ -1,0 +1,217 @@
+/**
+ * bench/real: vigil on real photographs, with its defaults and with the best configuration found,
+ * beside the plain PyTorch autoencoder a user would write (bench/torch_real.py, same images, same
+ * input size, decoded by vigil's own preprocessing), in the same run.
+ *
+ *   node dist/bench/real.js [--data ../shared/data] [--sets mpdd,pcb,intel,malaria] [--seeds 3]
+ *       [--configs default,best] [--device cpu|cuda] [--quick] [--no-torch] [--python python3] [--json out.json]
+ *
+ * Sets (docs/BENCHMARKS.md, "Real photographs"; the data's README says where they come from):
+ * - mpdd: MPDD metal_plate, MVTec layout: train on train/good, test on test/ (good vs three defect
+ *   types), pixel AUROC from the masks;
+ * - pcb: DeepPCB, MVTec layout with box masks;
+ * - intel: Intel scenes, forest normal: train on a seeded 80% of forest, test on the other 20%
+ *   against the five other scene classes;
+ * - malaria: NIH cells (50x50 gray copy), Uninfected normal: the same 80/20 protocol.
+ * --quick (CPU quick mode, labelled in every table): 1 seed and a quarter of the default training
+ * length. Every table row is a mean over seeds with its standard deviation.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, statSync, existsSync, openSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Detector, type DetectorOptions, type ImageScore } from '../src/detector.js';
+import { fileSource, listImages } from '../src/data/folder.js';
+import { mvtecSource } from '../src/data/mvtec.js';
+import { isMaskSource } from '../src/data/masks.js';
+import { probeImage } from '../src/data/preprocess.js';
+import { createRng, shuffle } from '../src/data/random.js';
+import type { ImageItem, ImageSource } from '../src/data/types.js';
+import { autoSettings, type AutoSettings } from '../src/config/auto.js';
+import { auroc } from '../src/eval/metrics.js';
+import { engineInfo } from '../src/engine/index.js';
+import { arg, flag } from './args.js';
+
+type SetName = 'mpdd' | 'pcb' | 'intel' | 'malaria';
+type ConfigName = 'default' | 'best' | 'max';
+
+/** 'best': the configuration the exploration found best per set (docs/BENCHMARKS.md says how). */
+const CONFIGS: Record<ConfigName, Record<SetName, DetectorOptions>> = {
+  default: { mpdd: {}, pcb: {}, intel: {}, malaria: {} },
+  best: { mpdd: { score: 'ssim' }, pcb: { score: 'ssim' }, intel: { loss: 'mse', score: 'density' }, malaria: { score: 'ssim' } },
+  max: { mpdd: { fusion: 'max' }, pcb: { fusion: 'max' }, intel: { fusion: 'max' }, malaria: { fusion: 'max' } },
+};
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dataDir = arg('data', '../shared/data')!;
+const sets = arg('sets', 'mpdd,pcb,intel,malaria').split(',').filter(Boolean) as SetName[];
+const quick = flag('quick');
+const seedCount = Number(arg('seeds', quick ? '1' : '3'));
+const configs = arg('configs', 'default,best').split(',').filter(Boolean) as ConfigName[];
+const device = arg('device', 'cpu')!;
+const withTorch = !flag('no-torch');
+const python = arg('python', 'python3')!;
+const jsonOut = arg('json');
+
+interface Protocol { train: string | string[]; test: ImageSource; trainCount: number; firstImage: string }
+
+/** The 80/20 protocol of a class-folder set: a seeded 80% of the normal class trains. */
+async function classProtocol(root: string, normal: string, seed: number): Promise<Protocol> {
+  const classes = readdirSync(root).filter((d) => statSync(join(root, d)).isDirectory()).sort();
+  const normals = await listImages(join(root, normal));
+  const order = normals.slice();
+  shuffle(order, createRng(1000 + seed));
+  const k = Math.round(order.length * 0.8);
+  const train = order.slice(0, k).sort();
+  const items: ImageItem[] = order.slice(k).sort().map((id) => ({ id, label: 0, className: normal }));
+  for (const c of classes) if (c !== normal) for (const id of await listImages(join(root, c))) items.push({ id, label: 1, className: c });
+  return { train, test: await fileSource(root, items), trainCount: train.length, firstImage: train[0]! };
+}
+
+async function protocol(set: SetName, seed: number): Promise<Protocol> {
+  if (set === 'mpdd' || set === 'pcb') {
+    const root = set === 'mpdd' ? join(dataDir, 'mpdd/metal_plate') : join(dataDir, 'deeppcb/pcb');
+    const train = await mvtecSource(root, 'train');
+    return { train: root, test: await mvtecSource(root, 'test'), trainCount: train.items.length, firstImage: train.items[0]!.id };
+  }
+  return set === 'intel' ? classProtocol(join(dataDir, 'intel_scenes'), 'forest', seed) : classProtocol(join(dataDir, 'malaria'), 'Uninfected', seed);
+}
+
+interface Run { set: SetName; config: string; seed: number; scores: Record<string, number>; pixel?: number; perClass: Record<string, number>; trainSeconds: number; settings?: string[] }
+const runs: Run[] = [];
+
+function perClass(results: ImageScore[], kind: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const normal = results.filter((r) => r.label === 0);
+  const classes = [...new Set(results.filter((r) => r.label === 1).map((r) => r.className!))].sort();
+  if (classes.length < 2) return out;
+  for (const c of classes) {
+    const sel = [...normal, ...results.filter((r) => r.className === c)];
+    out[c] = auroc(sel.map((r) => (r.scores as Record<string, number>)[kind]!), sel.map((r) => r.label!));
+  }
+  return out;
+}
+
+/** The quick mode's training length: a quarter of what the defaults choose for these images. */
+async function quickEpochs(p: Protocol, o: DetectorOptions): Promise<number> {
+  const { height, width } = await probeImage(p.firstImage);
+  const auto = autoSettings({ height, width, count: Math.round(p.trainCount * 0.9) }, { size: o.size, batchSize: o.batchSize });
+  return Math.max(1, Math.round(auto.epochs / 4));
+}
+
+async function runVigil(set: SetName, config: ConfigName, seed: number, p: Protocol): Promise<{ det: Detector; settings: AutoSettings }> {
+  const o: DetectorOptions = { ...CONFIGS[config][set], seed, device };
+  if (quick) o.epochs = await quickEpochs(p, o);
+  let settings: AutoSettings | undefined;
+  const t0 = Date.now();
+  const det = await Detector.fit(p.train, { ...o, onSettings: (s) => { settings = s; }, onWarning: () => {} });
+  const trainSeconds = (Date.now() - t0) / 1000;
+  const ev = await det.evaluate(p.test);
+  const kind = det.scoreKind;
+  const scores: Record<string, number> = {};
+  for (const k of det.scoreKinds) scores[k] = ev.summary[k]!.auroc;
+  scores.score = ev.summary[kind]!.auroc;
+  runs.push({ set, config, seed, scores, pixel: ev.pixelAuroc, perClass: perClass(ev.results, kind), trainSeconds, settings: settings?.reasons });
+  process.stderr.write(`${set} ${config} seed ${seed}: ${kind} ${scores.score!.toFixed(4)}${ev.pixelAuroc !== undefined ? ` pixel ${ev.pixelAuroc.toFixed(4)}` : ''} (${trainSeconds.toFixed(0)} s training)\n`);
+  return { det, settings: settings! };
+}
+
+/** Writes images (CHW float32, vigil's preprocessing) of a source to one raw file. */
+async function dump(source: ImageSource, indices: number[], pre: Detector['preprocessing'], file: string, masksFile?: string): Promise<boolean[]> {
+  const fd = openSync(file, 'w');
+  const fm = masksFile ? openSync(masksFile, 'w') : undefined;
+  const known: boolean[] = [];
+  try {
+    for (const i of indices) {
+      writeSync(fd, Buffer.from((await source.load(i, pre)).buffer));
+      if (fm !== undefined && isMaskSource(source)) {
+        const m = await source.loadMask(i, pre);
+        known.push(m !== undefined);
+        writeSync(fm, Buffer.from((m ?? new Float32Array(pre.height * pre.width)).buffer));
+      }
+    }
+  } finally {
+    closeSync(fd);
+    if (fm !== undefined) closeSync(fm);
+  }
+  return known;
+}
+
+async function runTorch(set: SetName, seed: number, p: Protocol, det: Detector, settings: AutoSettings): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'vigil-real-'));
+  try {
+    const pre = det.preprocessing;
+    const trainSource = typeof p.train === 'string' ? await mvtecSource(p.train, 'train') : await fileSource('', p.train.map((id) => ({ id })));
+    const trainIdx = trainSource.items.map((_, i) => i);
+    await dump(trainSource, trainIdx, pre, join(tmp, 'train.f32'));
+    const testIdx = p.test.items.map((_, i) => i);
+    const hasMasks = p.test.items.some((i) => i.maskPath);
+    const known = await dump(p.test, testIdx, pre, join(tmp, 'test.f32'), hasMasks ? join(tmp, 'masks.f32') : undefined);
+    const spec = {
+      train: join(tmp, 'train.f32'), test: join(tmp, 'test.f32'), nTrain: trainIdx.length, nTest: testIdx.length,
+      shape: [pre.channels, pre.height, pre.width], labels: p.test.items.map((i) => i.label),
+      batchSize: settings.batchSize, epochs: settings.epochs, seed, device,
+      ...(hasMasks ? { masks: join(tmp, 'masks.f32'), maskKnown: known } : {}),
+    };
+    writeFileSync(join(tmp, 'spec.json'), JSON.stringify(spec));
+    const script = existsSync(join(here, 'torch_real.py')) ? join(here, 'torch_real.py') : join(here, '../../bench/torch_real.py');
+    const r = spawnSync(python, [script, join(tmp, 'spec.json')], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: process.env.VIGIL_THREADS ?? String(cpus().length) } });
+    if (r.status !== 0) { process.stderr.write(`pytorch failed on ${set}: ${r.stderr.slice(-500)}\n`); return; }
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    const best = Math.max(out.mse, out.ssim, out.density);
+    runs.push({ set, config: 'pytorch', seed, scores: { mse: out.mse, ssim: out.ssim, density: out.density, score: best }, pixel: out.pixel, perClass: {}, trainSeconds: out.trainSeconds });
+    process.stderr.write(`${set} pytorch seed ${seed}: mse ${out.mse.toFixed(4)} ssim ${out.ssim.toFixed(4)} density ${out.density.toFixed(4)} (${out.trainSeconds.toFixed(0)} s training)\n`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const meanStd = (v: number[]) => {
+  const m = v.reduce((a, b) => a + b, 0) / v.length;
+  const s = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) : 0;
+  return `${m.toFixed(3)} ± ${s.toFixed(3)}`;
+};
+
+const t0 = Date.now();
+console.log(`# vigil bench/real${quick ? ' -- QUICK MODE (1 seed, a quarter of the default training length: NOT the defaults)' : ''}`);
+console.log(`# device ${device}, libtorch ${engineInfo().torch}, ${cpus().length} cores, seeds 0..${seedCount - 1}, configs ${configs.join(',')}${withTorch ? ', PyTorch alongside' : ''}`);
+for (const set of sets) {
+  for (let seed = 0; seed < seedCount; seed++) {
+    const p = await protocol(set, seed);
+    for (const config of configs) {
+      const { det, settings } = await runVigil(set, config, seed, p);
+      if (config === 'default' && withTorch) await runTorch(set, seed, p, det, settings);
+      det.dispose();
+    }
+  }
+}
+
+for (const set of sets) {
+  const rows = runs.filter((r) => r.set === set);
+  if (!rows.length) continue;
+  console.log(`\n## ${set}: image AUROC (mean ± std over seeds)${quick ? ' -- QUICK MODE' : ''}\n`);
+  const kinds = ['score', 'mse', 'ssim', 'density', 'combined'];
+  console.log(`| method | ${kinds.map((k) => (k === 'score' ? 'its score' : k)).join(' | ')} | pixel AUROC | training s |`);
+  console.log(`| --- | ${kinds.map(() => '---').join(' | ')} | --- | --- |`);
+  for (const config of [...configs, 'pytorch']) {
+    const sel = rows.filter((r) => r.config === config);
+    if (!sel.length) continue;
+    const cell = (k: string) => (sel.every((r) => r.scores[k] !== undefined) ? meanStd(sel.map((r) => r.scores[k]!)) : '-');
+    const pix = sel.every((r) => r.pixel !== undefined) ? meanStd(sel.map((r) => r.pixel!)) : '-';
+    const label = config === 'pytorch' ? 'PyTorch plain AE (its best score)' : `vigil ${config}`;
+    console.log(`| ${label} | ${kinds.map(cell).join(' | ')} | ${pix} | ${meanStd(sel.map((r) => r.trainSeconds)).split(' ± ')[0]} |`);
+  }
+  const classes = [...new Set(rows.flatMap((r) => Object.keys(r.perClass)))];
+  if (classes.length) {
+    console.log(`\nper defect type / class (vigil, its score):\n\n| method | ${classes.join(' | ')} |\n| --- | ${classes.map(() => '---').join(' | ')} |`);
+    for (const config of configs) {
+      const sel = rows.filter((r) => r.config === config);
+      console.log(`| vigil ${config} | ${classes.map((c) => meanStd(sel.map((r) => r.perClass[c]!))).join(' | ')} |`);
+    }
+  }
+  const st = rows.find((r) => r.config === 'default')?.settings;
+  if (st) console.log(`\ndefault settings from the images: ${st.join('; ')}`);
+}
+console.log(`\nwall time ${((Date.now() - t0) / 60000).toFixed(1)} min`);
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ runs, quick, device, seeds: seedCount }, null, 1));
