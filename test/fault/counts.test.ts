@@ -55,7 +55,7 @@ test('too few readable images are refused up front with the folder named; scorin
   det.dispose();
   const s = vigil(['score', model, bad]);
   assert.notEqual(s.status, 0);
-  assert.match(s.stderr, /none of the 4 images .* could be read/);
+  assert.match(s.stderr, /none of the 4 images.* could be read/);
   assert.equal(s.stdout, '');
 });
 
