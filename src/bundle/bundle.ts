@@ -10,7 +10,7 @@ import { encodeTensors, decodeTensors, type Tensor } from '../engine/index.js';
 import { writeDirAtomic } from '../util/fs.js';
 
 export const BUNDLE_FORMAT = 'vigil-model';
-export const BUNDLE_VERSION = 1;
+export const BUNDLE_VERSION = 2; // the manifest version: src/bundle/manifest.ts migrates older ones
 export const MANIFEST = 'manifest.json';
 export const WEIGHTS = 'weights.safetensors';
 

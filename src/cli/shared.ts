@@ -1,6 +1,6 @@
 /** Option fragments shared by several commands, and small output helpers. */
 import type { OptSpec } from './args.js';
-import { SCORE_KINDS } from '../detector.js';
+import { SCORE_KINDS } from '../postprocess/kinds.js';
 
 export const deviceOption: Record<string, OptSpec> = {
   device: { type: 'string', help: "Where to compute: auto (CUDA when available), cpu, cuda, cuda:N", default: 'auto', value: 'name' },

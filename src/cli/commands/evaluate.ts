@@ -1,6 +1,7 @@
 import type { Command } from '../main.js';
 import { dataOptions, deviceOption, applyThreads } from '../shared.js';
 import { writeFileAtomic } from '../../util/fs.js';
+import { warnToStderr } from '../../data/errors.js';
 
 const command: Command = {
   spec: {
@@ -29,7 +30,7 @@ const command: Command = {
     const { Detector } = await import('../../detector.js');
     const det = Detector.load(a._[0], { device: a.device as string });
     const { summary, pixelAuroc, results } = await det.evaluate(a._[1], {
-      normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean, batchSize: a['batch-size'] as number,
+      normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean, batchSize: a['batch-size'] as number, onWarning: warnToStderr,
     });
     const report = { model: a._[0], data: a._[1], images: results.length, score: det.scoreKind, metrics: summary, pixelAuroc };
     if (a.out) writeFileAtomic(a.out as string, JSON.stringify(report, null, 1) + '\n');

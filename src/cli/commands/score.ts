@@ -2,6 +2,7 @@ import type { Command } from '../main.js';
 import { dataOptions, deviceOption, applyThreads, csvField } from '../shared.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { SCORE_KINDS } from '../../detector.js';
+import { warnToStderr } from '../../data/errors.js';
 
 const command: Command = {
   spec: {
@@ -40,7 +41,7 @@ const command: Command = {
     const results = [];
     for (const g of groups) {
       results.push(...(await det.score(g, {
-        normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean,
+        normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean, onWarning: warnToStderr,
         batchSize: a['batch-size'] as number, score: a.score as 'recon' | undefined, rule: a.rule as 'score' | 'either', maps: a.maps ? (a['map-kind'] as 'mse' | 'ssim') : false,
       })));
     }

@@ -5,6 +5,7 @@ import { LOSSES } from '../../train/losses.js';
 import { parseThresholdOption } from '../threshold-option.js';
 import type { BaseScore } from '../../detector.js';
 import { REJECT_BY, type RejectBy } from '../../models/aae.js';
+import { warnToStderr } from '../../data/errors.js';
 
 const command: Command = {
   spec: {
@@ -129,6 +130,7 @@ const command: Command = {
       checkpointDir,
       resume: a.resume as boolean,
       progress: !a.quiet,
+      onWarning: warnToStderr,
     });
     det.save(out);
     const { rmSync } = await import('node:fs');
@@ -153,7 +155,7 @@ async function addTransforms(a: Parsed, transforms: true | { epochs: number }, o
   let det;
   try {
     det = await base.withTransforms(a._[0]!, transforms, {
-      ...(a.combine ? { combine: a.combine as BaseScore[] } : {}), batchSize: a['batch-size'] as number, strict: a.strict as boolean, progress: !a.quiet,
+      ...(a.combine ? { combine: a.combine as BaseScore[] } : {}), batchSize: a['batch-size'] as number, strict: a.strict as boolean, progress: !a.quiet, onWarning: warnToStderr,
     });
   } finally {
     base.dispose();
