@@ -29,7 +29,7 @@ import { LatentKDE } from '../scoring/kde.js';
 import { fitThreshold, type ThresholdSpec } from '../scoring/threshold.js';
 import { evaluate as evaluateScores, pixelAuroc, type EvaluationSummary } from '../eval/metrics.js';
 import { saveBundle, loadBundle } from '../bundle/bundle.js';
-import { validateManifest, type ModelManifest } from '../bundle/manifest.js';
+import { validateManifest, MODEL_FORMAT, MANIFEST_VERSION, type ModelManifest } from '../bundle/manifest.js';
 import { checkCombine, type BaseScore, type ScoreKind, type ScoreRecord } from '../postprocess/kinds.js';
 import { PostProcessor } from '../postprocess/postprocessor.js';
 import { VERSION } from '../version.js';
@@ -143,7 +143,7 @@ export class Detector {
   clone(): Detector {
     const { manifest, tensors, release } = this.bundle();
     try {
-      return Detector.fromBundle(manifest, tensors, this.device, 'clone');
+      return Detector.fromBundle({ format: MODEL_FORMAT, version: MANIFEST_VERSION, ...manifest }, tensors, this.device, 'clone');
     } finally {
       release();
     }
