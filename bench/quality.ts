@@ -50,7 +50,7 @@ import { tmpdir, cpus } from 'node:os';
 import { join, basename } from 'node:path';
 import { spawnSync, spawn } from 'node:child_process';
 import { Detector, defaultCombine, type ScoreKind } from '../src/detector.js';
-import { DetectorEnsemble, type EnsembleOptions } from '../src/models/ensemble.js';
+import { DetectorEnsemble, type EnsembleOptions } from '../src/detector/ensemble.js';
 import { oneClassSource, builtinSource, builtinFiles, FASHION_MNIST_CLASSES, MNIST_CLASSES, type BuiltinName } from '../src/data/builtin.js';
 import { idxSource } from '../src/data/idx.js';
 import { splitIndices } from '../src/data/split.js';

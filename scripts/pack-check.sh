@@ -26,7 +26,8 @@ tar tzf "$tarball" > "$work/files.txt"
 grep -qx 'package/LICENSE' "$work/files.txt" || fail "LICENSE is not in the tarball"
 grep -qx 'package/dist/src/cli/bin.js' "$work/files.txt" || fail "the CLI is not in the tarball"
 if grep -q '\.map$' "$work/files.txt"; then fail "source maps in the tarball (their sources are not shipped)"; fi
-if grep -q '^package/dist/test/\|^package/src/' "$work/files.txt"; then fail "tests or TypeScript sources in the tarball"; fi
+# src/server/public is the web page's assets (HTML, JS, CSS), shipped as they are
+if grep -v '^package/src/server/public/' "$work/files.txt" | grep -q '^package/dist/test/\|^package/src/'; then fail "tests or TypeScript sources in the tarball"; fi
 step "$(wc -l < "$work/files.txt") files, $(du -k "$tarball" | cut -f1) KB"
 
 step "npm install the tarball in $work/app"

@@ -12,7 +12,7 @@ import { encodeTensors, decodeTensors, type Tensor } from '../engine/index.js';
 import { commitFolder, parsePayloadRef, readCommitted, recoverInterrupted, type PayloadRef } from '../util/fs.js';
 
 export const BUNDLE_FORMAT = 'vigil-model';
-export const BUNDLE_VERSION = 2;
+export const BUNDLE_VERSION = 2; // the manifest version: src/bundle/manifest.ts migrates older ones
 export const MANIFEST = 'manifest.json';
 /** The weights file of format version 1; version 2 names its file in `manifest.weights`. */
 export const WEIGHTS = 'weights.safetensors';

@@ -1,6 +1,6 @@
 /** Option fragments shared by several commands, and small output helpers. */
 import type { OptSpec } from './args.js';
-import { SCORE_KINDS } from '../detector.js';
+import { SCORE_KINDS } from '../postprocess/kinds.js';
 import { clearProgressLine } from '../train/progress.js';
 
 function checkDevice(raw: string): void {

@@ -5,9 +5,10 @@
  *
  * Conventions (see also `src/scoring/threshold.ts`):
  * - higher score = more anomalous; labels are 0 = normal, 1 = anomalous (the positive class);
- * - at a threshold t a sample is predicted anomalous when `score > t` (strictly), as in
- *   `confusionAt` and `predictLabels`. The curves enumerate sklearn's thresholds (the distinct
- *   scores, `score >= t`), which describe the same set of operating points.
+ * - at a threshold t a sample is predicted anomalous when `score > t` (strictly): `confusionAt`
+ *   asks `isAnomalous` of src/postprocess/postprocessor.ts, where that rule is written. The curves
+ *   enumerate sklearn's thresholds (the distinct scores, `score >= t`), which describe the same
+ *   set of operating points.
  *
  * Everything is exact: ties are resolved by grouping equal scores (a tie between a normal and an
  * anomalous sample counts 0.5 in AUROC), never by binning. Scores are split by label into two
@@ -37,6 +38,7 @@ import {
 import type { ClfCurve, NumArray } from './internal.js';
 import { bestF1Threshold } from '../scoring/threshold.js';
 import type { ThresholdSpec } from '../scoring/threshold.js';
+import { isAnomalous } from '../postprocess/postprocessor.js';
 
 export type { NumArray } from './internal.js';
 
@@ -203,7 +205,7 @@ export function confusionAt(scores: NumArray, labels: NumArray, threshold: numbe
   let tn = 0;
   let fn = 0;
   for (let i = 0; i < scores.length; i++) {
-    const flagged = scores[i]! > t;
+    const flagged = isAnomalous(scores[i]!, t);
     if (labels[i] === 1) {
       if (flagged) tp++;
       else fn++;

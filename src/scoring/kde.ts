@@ -50,7 +50,7 @@
  * kde.dispose();
  * ```
  *
- * See Also: `src/scoring/threshold.ts` (thresholds on `score`), `src/scoring/normalize.ts`.
+ * See Also: `src/scoring/threshold.ts` (thresholds on `score`), `src/postprocess/postprocessor.ts`.
  */
 import { Tensor, tidy, noGrad, ops, resolveDevice } from '../engine/index.js';
 import { createRng, deriveSeed } from '../data/random.js';

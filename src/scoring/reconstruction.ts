@@ -2,6 +2,7 @@
  * Runs a trained autoencoder over batches and collects, per image, the reconstruction errors
  * (MSE and 1 - SSIM), the bottleneck code, and optionally a per-pixel error map.
  */
+import { setImmediate } from 'node:timers/promises';
 import { ops, tidy, noGrad, type Tensor } from '../engine/index.js';
 import type { BatchPlan } from '../train/batches.js';
 import { ssimMap, ssimPerImage } from './ssim.js';
@@ -48,38 +49,78 @@ export function scoreTensor(model: Reconstructor, x: Tensor, opts: { maps?: MapK
   }));
 }
 
-export async function scoreBatches(model: Reconstructor, plan: BatchPlan, opts: {
+/** One batch's scores, as `scoreBatchStream` yields them (fields as in RawScores). */
+export interface ScoredBatch {
+  indices: number[];
+  mse: Float32Array;
+  ssim: Float32Array;
+  codes: Float32Array;
+  latent: number;
+  maps?: Float32Array[];
+  recons?: Float32Array[];
+  /** The batch's ground-truth masks, when the source has them. */
+  masks?: (Float32Array | undefined)[];
+  transform?: Float32Array;
+}
+
+export interface ScoreBatchOptions {
   maps?: MapKind; recon?: boolean; onBatch?: (done: number, total: number) => void;
   /** A second scorer run on the same batches (one pass over the data): the transformation classifier's. */
   transform?: (x: Tensor) => Float32Array;
-} = {}): Promise<RawScores> {
+  /** Checked between batches: an aborted signal ends the pass with its reason (an AbortError). */
+  signal?: AbortSignal;
+}
+
+/**
+ * The scores of each batch of a plan, in the plan's order, as they are computed. Between batches
+ * it yields to the event loop (setImmediate), so timers, I/O and a server keep running while a
+ * long pass of native work goes on, and an abort is seen within one batch.
+ */
+export async function* scoreBatchStream(model: Reconstructor, plan: BatchPlan, opts: ScoreBatchOptions = {}): AsyncGenerator<ScoredBatch> {
   model.eval();
+  let done = 0;
+  opts.signal?.throwIfAborted();
+  for await (const b of plan.pass(0, false)) {
+    let out: ScoredBatch;
+    try {
+      const s = scoreTensor(model, b.x, opts);
+      const n = b.indices.length;
+      const [, c, h, w] = b.x.shape;
+      out = { indices: b.indices, mse: s.mse, ssim: s.ssim, codes: s.codes, latent: s.codes.length / n };
+      if (opts.transform) out.transform = opts.transform(b.x);
+      if (s.maps) out.maps = Array.from({ length: n }, (_, i) => s.maps!.slice(i * h * w, (i + 1) * h * w));
+      if (b.masks) out.masks = Array.from({ length: n }, (_, i) => b.masks!.slice(i * h * w, (i + 1) * h * w));
+      if (s.recon) out.recons = Array.from({ length: n }, (_, i) => s.recon!.slice(i * c * h * w, (i + 1) * c * h * w));
+    } finally {
+      b.x.dispose();
+    }
+    opts.onBatch?.(++done, plan.batchCount);
+    yield out;
+    await setImmediate();
+    opts.signal?.throwIfAborted();
+  }
+}
+
+/** Every batch of `scoreBatchStream`, collected. */
+export async function scoreBatches(model: Reconstructor, plan: BatchPlan, opts: ScoreBatchOptions = {}): Promise<RawScores> {
   const mse: number[] = [], ssim: number[] = [], indices: number[] = [], transform: number[] = [];
   const codeParts: Float32Array[] = [];
   const maps: Float32Array[] = [];
   const recons: Float32Array[] = [];
   const masks: (Float32Array | undefined)[] = [];
   let anyMask = false;
-  let latent = 0, done = 0;
-  for await (const b of plan.pass(0, false)) {
-    try {
-      const s = scoreTensor(model, b.x, opts);
-      const n = b.indices.length;
-      latent = s.codes.length / n;
-      mse.push(...s.mse);
-      ssim.push(...s.ssim);
-      indices.push(...b.indices);
-      codeParts.push(s.codes);
-      if (opts.transform) transform.push(...opts.transform(b.x));
-      const [, c, h, w] = b.x.shape;
-      if (s.maps) for (let i = 0; i < n; i++) maps.push(s.maps.slice(i * h * w, (i + 1) * h * w));
-      for (let i = 0; i < n; i++) masks.push(b.masks?.slice(i * h * w, (i + 1) * h * w));
-      anyMask ||= !!b.masks;
-      if (s.recon) for (let i = 0; i < n; i++) recons.push(s.recon.slice(i * c * h * w, (i + 1) * c * h * w));
-    } finally {
-      b.x.dispose();
-    }
-    opts.onBatch?.(++done, plan.batchCount);
+  let latent = 0;
+  for await (const s of scoreBatchStream(model, plan, opts)) {
+    latent = s.latent;
+    mse.push(...s.mse);
+    ssim.push(...s.ssim);
+    indices.push(...s.indices);
+    codeParts.push(s.codes);
+    if (s.transform) transform.push(...s.transform);
+    if (s.maps) maps.push(...s.maps);
+    masks.push(...(s.masks ?? s.indices.map(() => undefined)));
+    anyMask ||= !!s.masks;
+    if (s.recons) recons.push(...s.recons);
   }
   const codes = new Float32Array(codeParts.reduce((a, p) => a + p.length, 0));
   let off = 0;

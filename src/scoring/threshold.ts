@@ -4,8 +4,8 @@
  *
  * **Convention, used across vigil:** higher score = more anomalous, and a sample is predicted
  * anomalous when `score > threshold` (strictly greater). A score equal to the threshold is normal.
- * `isAnomalous` and `predictLabels` are the one place this rule is written down; `confusionAt` in
- * `src/eval/metrics.ts` uses the same rule.
+ * This module only chooses thresholds; the rule itself is written once, in
+ * `src/postprocess/postprocessor.ts` (`isAnomalous`), which every verdict goes through.
  *
  * Methods:
  * - `quantileThreshold`: a quantile of scores of normal validation images (numpy's default
@@ -21,35 +21,15 @@
  * const t = quantileThreshold([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.95); // 9.549999999999999 (numpy: same)
  * const spec: ThresholdSpec = { method: 'quantile', value: t, param: 0.95 };
  * JSON.stringify(spec); // '{"method":"quantile","value":9.549999999999999,"param":0.95}'
- * isAnomalous(9.6, spec); // true
  * ```
  *
- * See Also: `src/scoring/normalize.ts` (maps the threshold to 0.5), `src/eval/metrics.ts`.
+ * See Also: `src/postprocess/postprocessor.ts` (the verdict), `src/eval/metrics.ts`.
  */
 
 import { checkScores, clfCurveFromSorted, nextDown, sortedCopy, splitSorted } from '../eval/internal.js';
 import type { NumArray } from '../eval/internal.js';
 
 export type { NumArray } from '../eval/internal.js';
-
-/** The single decision rule: anomalous when `score > threshold`. */
-export function isAnomalous(score: number, threshold: number | ThresholdSpec): boolean {
-  return score > thresholdValue(threshold);
-}
-
-/** Labels from scores under the `score > threshold` rule: 1 = anomalous, 0 = normal. */
-export function predictLabels(scores: NumArray, threshold: number | ThresholdSpec): Uint8Array {
-  const t = thresholdValue(threshold);
-  const out = new Uint8Array(scores.length);
-  for (let i = 0; i < scores.length; i++) out[i] = scores[i]! > t ? 1 : 0;
-  return out;
-}
-
-function thresholdValue(threshold: number | ThresholdSpec): number {
-  const t = typeof threshold === 'number' ? threshold : threshold.value;
-  if (Number.isNaN(t)) throw new Error('threshold is NaN (not fitted?); fit one with quantileThreshold, bestF1Threshold or contaminationThreshold');
-  return t;
-}
 
 /**
  * numpy's default (`method='linear'`, Hyndman & Fan type 7) quantile of ascending `sorted`,

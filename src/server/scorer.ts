@@ -83,7 +83,14 @@ export class Scorer {
     const source = memorySource(jobs.map((j) => j.bytes), jobs.map((_, i) => String(i)), { onError: (i, reason) => failed.set(i, reason) });
     return version.use(async (det) => {
       const mapKind = det.resolveKind('recon') as 'mse' | 'ssim';
-      const results = await det.score(source, { maps: jobs.some((j) => j.map) ? mapKind : false, batchSize: jobs.length });
+      let results: Awaited<ReturnType<typeof det.score>>;
+      try {
+        results = await det.score(source, { maps: jobs.some((j) => j.map) ? mapKind : false, batchSize: jobs.length });
+      } catch (err) {
+        // a batch of only unreadable images is an error of the scorer; here each image gets its own 422
+        if (failed.size !== jobs.length) throw err;
+        results = [];
+      }
       const kind = det.scoreKind;
       const threshold = det.thresholds[kind]!.value;
       const mapScale = MAP_SCALE_FACTOR * det.thresholds[mapKind]!.value;

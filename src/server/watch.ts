@@ -14,15 +14,12 @@
  * from the per-epoch checkpoint that training writes just before `onEpochEnd`
  * (checkpointReconstructions).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import { decodeTensors } from '../engine/serialize.js';
 import { noGrad, ops, tidy } from '../engine/index.js';
 import { ConvAutoencoder, defaultArchitecture, type Architecture } from '../models/autoencoder.js';
 import type { ImageSource, Preprocessing } from '../data/types.js';
-import type { EpochRecord } from '../train/trainer.js';
+import { readCheckpointTensors, type EpochRecord } from '../train/trainer.js';
 import type { AutoSettings } from '../config/auto.js';
 import { inlinePage } from './assets.js';
 
@@ -126,10 +123,9 @@ export function checkpointReconstructions(spec: ReconstructionSpec): () => Promi
   let failed = false;
   return async () => {
     if (failed) return undefined;
-    const path = join(spec.checkpointDir, 'checkpoint.safetensors');
     let tensors;
     try {
-      tensors = decodeTensors(readFileSync(path), path).tensors;
+      tensors = readCheckpointTensors(spec.checkpointDir);
     } catch {
       failed = true;
       return undefined;
@@ -150,7 +146,7 @@ export function checkpointReconstructions(spec: ReconstructionSpec): () => Promi
       const ae = new ConvAutoencoder(defaultArchitecture({ height: pre.height, width: pre.width, channels: pre.channels }, spec.architecture));
       let out: Float32Array;
       try {
-        ae.loadStateDict(model, path);
+        ae.loadStateDict(model, `${spec.checkpointDir} (checkpoint)`);
         ae.eval();
         const flat = new Float32Array(data.length * data[0]!.length);
         data.forEach((d, i) => flat.set(d, i * d.length));

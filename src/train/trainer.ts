@@ -4,7 +4,8 @@
  * What one step does belongs to a `TrainingTask` (the plain autoencoder's is below; the
  * adversarial autoencoder brings its own), so the loop is written once (PyOD's template method).
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { setImmediate } from 'node:timers/promises';
 import { join } from 'node:path';
 import { tidy, type Tensor, encodeTensors, decodeTensors, manualSeed } from '../engine/index.js';
 import { commitFolder, parsePayloadRef, readCommitted, recoverInterrupted } from '../util/fs.js';
@@ -72,6 +73,8 @@ export interface LoopOptions {
   seed: number;
   progress?: boolean | ProgressReporter;
   onEpochEnd?: (r: EpochRecord) => void | Promise<void>;
+  /** Checked between steps: an aborted signal stops training with its reason (an AbortError). */
+  signal?: AbortSignal;
 }
 
 const CHECKPOINT_FORMAT = 'vigil-checkpoint/1';
@@ -111,52 +114,59 @@ async function trainingLoop(task: TrainingTask, o: LoopOptions): Promise<Trainin
     progress.end(`no checkpoint in ${o.checkpointDir}; starting from scratch`);
   }
   manualSeed(o.seed + start);
+  o.signal?.throwIfAborted();
 
   let stoppedEarly = false;
-  for (let epoch = start; epoch < o.epochs; epoch++) {
-    const e0 = Date.now();
-    const lr = o.schedule(epoch);
-    task.setLr(lr);
-    await task.beginEpoch?.(epoch, lr);
-    progress.start(epoch, o.epochs, o.train.batchCount);
-    let lossSum = 0, count = 0, done = 0;
-    for await (const b of o.train.pass(epoch, true)) {
-      try {
-        const loss = task.step(b, epoch);
-        if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at epoch ${epoch + 1}; lower the learning rate (--lr)`);
-        lossSum += loss * b.indices.length;
-        count += b.indices.length;
-      } finally {
-        b.x.dispose();
+  try {
+    for (let epoch = start; epoch < o.epochs; epoch++) {
+      const e0 = Date.now();
+      const lr = o.schedule(epoch);
+      task.setLr(lr);
+      await task.beginEpoch?.(epoch, lr);
+      progress.start(epoch, o.epochs, o.train.batchCount);
+      let lossSum = 0, count = 0, done = 0;
+      for await (const b of o.train.pass(epoch, true)) {
+        try {
+          const loss = task.step(b, epoch);
+          if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at epoch ${epoch + 1}; lower the learning rate (--lr)`);
+          lossSum += loss * b.indices.length;
+          count += b.indices.length;
+        } finally {
+          b.x.dispose();
+        }
+        progress.batch(++done, lossSum / Math.max(count, 1));
+        await betweenSteps(o.signal);
       }
-      progress.batch(++done, lossSum / Math.max(count, 1));
-    }
-    const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / Math.max(count, 1), lr, seconds: 0 };
-    if (o.val) record.valLoss = await validationLoss(task, o.val);
-    // the last step's update can break the weights after its own loss was fine: the validation loss shows it
-    if (record.valLoss !== undefined && !Number.isFinite(record.valLoss)) throw new Error(`training diverged: validation loss is ${record.valLoss} at epoch ${epoch + 1}; lower the learning rate (--lr)`);
-    const extra = task.epochExtra?.();
-    if (extra) record.extra = extra;
-    record.seconds = (Date.now() - e0) / 1000;
-    history.push(record);
+      const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / Math.max(count, 1), lr, seconds: 0 };
+      if (o.val) record.valLoss = await validationLoss(task, o.val, o.signal);
+      // the last step's update can break the weights after its own loss was fine: the validation loss shows it
+      if (record.valLoss !== undefined && !Number.isFinite(record.valLoss)) throw new Error(`training diverged: validation loss is ${record.valLoss} at epoch ${epoch + 1}; lower the learning rate (--lr)`);
+      const extra = task.epochExtra?.();
+      if (extra) record.extra = extra;
+      record.seconds = (Date.now() - e0) / 1000;
+      history.push(record);
 
-    const monitored = record.valLoss ?? record.trainLoss;
-    if (monitored < best.loss) {
-      best = { loss: monitored, epoch: epoch + 1 };
-      if (o.patience) {
-        if (snapshot) for (const t of snapshot.values()) t.dispose();
-        snapshot = task.snapshot();
+      const monitored = record.valLoss ?? record.trainLoss;
+      if (monitored < best.loss) {
+        best = { loss: monitored, epoch: epoch + 1 };
+        if (o.patience) {
+          if (snapshot) for (const t of snapshot.values()) t.dispose();
+          snapshot = task.snapshot();
+        }
+      }
+      progress.end(`epoch ${epoch + 1}/${o.epochs} loss ${record.trainLoss.toFixed(5)}` +
+        (record.valLoss !== undefined ? ` val ${record.valLoss.toFixed(5)}` : '') + ` lr ${lr.toExponential(2)} ${fmtTime(record.seconds)}`);
+      if (o.checkpointDir) saveCheckpoint(o.checkpointDir, task, { epoch, history, best, settings: o.settings });
+      await o.onEpochEnd?.(record);
+      if (o.patience && epoch + 1 - best.epoch >= o.patience) {
+        stoppedEarly = true;
+        progress.end(`early stop: no validation improvement for ${o.patience} epochs; keeping epoch ${best.epoch}`);
+        break;
       }
     }
-    progress.end(`epoch ${epoch + 1}/${o.epochs} loss ${record.trainLoss.toFixed(5)}` +
-      (record.valLoss !== undefined ? ` val ${record.valLoss.toFixed(5)}` : '') + ` lr ${lr.toExponential(2)} ${fmtTime(record.seconds)}`);
-    if (o.checkpointDir) saveCheckpoint(o.checkpointDir, task, { epoch, history, best, settings: o.settings });
-    await o.onEpochEnd?.(record);
-    if (o.patience && epoch + 1 - best.epoch >= o.patience) {
-      stoppedEarly = true;
-      progress.end(`early stop: no validation improvement for ${o.patience} epochs; keeping epoch ${best.epoch}`);
-      break;
-    }
+  } catch (e) {
+    if (snapshot) for (const t of snapshot.values()) t.dispose();
+    throw e;
   }
   if (snapshot) {
     task.loadSnapshot(snapshot);
@@ -168,7 +178,17 @@ async function trainingLoop(task: TrainingTask, o: LoopOptions): Promise<Trainin
   };
 }
 
-async function validationLoss(task: TrainingTask, val: BatchPlan): Promise<number> {
+/**
+ * Lets the event loop run (timers, I/O, a server, a progress redraw) between two steps of native
+ * work, which would otherwise hold it for the whole fit: an in-memory batch plan yields through
+ * promises only. Then stops if the signal was aborted. Costs a few microseconds a step.
+ */
+async function betweenSteps(signal?: AbortSignal): Promise<void> {
+  await setImmediate();
+  signal?.throwIfAborted();
+}
+
+async function validationLoss(task: TrainingTask, val: BatchPlan, signal?: AbortSignal): Promise<number> {
   let sum = 0, n = 0;
   for await (const b of val.pass(0, false)) {
     try {
@@ -177,6 +197,7 @@ async function validationLoss(task: TrainingTask, val: BatchPlan): Promise<numbe
     } finally {
       b.x.dispose();
     }
+    await betweenSteps(signal);
   }
   return sum / Math.max(n, 1);
 }
@@ -262,6 +283,11 @@ function checkSettings(dir: string, state: CheckpointState, now: Record<string, 
         `resume with the same settings, or delete ${dir} (or drop --resume) to start over`);
     }
   }
+}
+
+/** The tensors of the last checkpoint committed in `dir` (for a live view of training; the caller disposes them). */
+export function readCheckpointTensors(dir: string): Map<string, Tensor> {
+  return loadCheckpoint(dir).tensors;
 }
 
 export function removeCheckpoint(dir: string): void {

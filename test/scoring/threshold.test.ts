@@ -4,14 +4,13 @@ import {
   bestF1Threshold,
   contaminationThreshold,
   fitThreshold,
-  isAnomalous,
   parseThresholdSpec,
-  predictLabels,
   quantile,
   quantileThreshold,
 } from '../../src/scoring/threshold.js';
 import type { ThresholdSpec } from '../../src/scoring/threshold.js';
 import { confusionAt } from '../../src/eval/metrics.js';
+import { isAnomalous, predictLabels } from '../../src/postprocess/postprocessor.js';
 import { close, gauss, rng } from '../eval/helpers.js';
 
 const ONE_TO_TEN = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];

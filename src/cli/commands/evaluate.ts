@@ -1,5 +1,5 @@
 import type { Command } from '../main.js';
-import { dataOptions, deviceOption, applyThreads } from '../shared.js';
+import { dataOptions, deviceOption, applyThreads, warn } from '../shared.js';
 import { checkOutputPath } from '../validate.js';
 import { writeFileAtomic } from '../../util/fs.js';
 
@@ -32,7 +32,7 @@ const command: Command = {
     await applyThreads(a.threads);
     const det = Detector.load(a._[0], { device: a.device as string });
     const { summary, pixelAuroc, results } = await det.evaluate(a._[1], {
-      normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean, batchSize: a['batch-size'] as number,
+      normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean, batchSize: a['batch-size'] as number, onWarning: warn,
     });
     const report = { model: a._[0], data: a._[1], images: results.length, score: det.scoreKind, metrics: summary, pixelAuroc };
     if (a.out) writeFileAtomic(a.out as string, JSON.stringify(report, null, 1) + '\n');

@@ -23,9 +23,11 @@
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Detector, BASE_SCORES, type DetectorOptions, type ImageScore, type ScoreKind, type ScoreOptions, type BaseScore, type ScoreRecord, type BaseRecord } from '../detector.js';
+import { Detector } from './detector.js';
+import type { DetectorInput, DetectorOptions, ImageScore, Prediction, ScoreOptions } from './options.js';
+import type { ScoreKind, ScoreRecord } from '../postprocess/kinds.js';
+import { decide } from '../postprocess/postprocessor.js';
 import { evaluate as evaluateScores, type EvaluationSummary } from '../eval/metrics.js';
-import type { ImageSource } from '../data/types.js';
 import { writeDirAtomic } from '../util/fs.js';
 import { VERSION } from '../version.js';
 
@@ -40,7 +42,7 @@ export class DetectorEnsemble {
   private constructor(readonly members: Detector[], private readonly seeds: number[]) {}
 
   /** Trains `members` detectors (default 3) with seeds seed, seed + 1000, seed + 2000, ... */
-  static async fit(input: string | string[] | ImageSource, options: EnsembleOptions = {}): Promise<DetectorEnsemble> {
+  static async fit(input: DetectorInput, options: EnsembleOptions = {}): Promise<DetectorEnsemble> {
     const { members: n = 3, ...rest } = options;
     if (!Number.isInteger(n) || n < 1) throw new Error(`ensemble members must be a positive integer, got ${n}`);
     const seed = rest.seed ?? 0;
@@ -86,21 +88,23 @@ export class DetectorEnsemble {
   get scoreKinds(): ScoreKind[] { return this.members[0]!.scoreKinds; }
 
   /** Scores images like Detector.score; every score is the mean over the members. */
-  async score(input: string | string[] | ImageSource, options: ScoreOptions = {}): Promise<ImageScore[]> {
+  async score(input: DetectorInput, options: ScoreOptions = {}): Promise<ImageScore[]> {
     const per: ImageScore[][] = [];
     for (const m of this.members) per.push(await m.score(input, options));
     return this.average(per, options);
   }
 
-  predict(input: string | string[] | ImageSource, options: ScoreOptions = {}): Promise<ImageScore[]> {
-    return this.score(input, options);
+  /** The verdicts only, as Detector.predict, against the mean thresholds. */
+  async predict(input: DetectorInput, options: Omit<ScoreOptions, 'maps'> = {}): Promise<Prediction[]> {
+    const threshold = this.thresholds[this.members[0]!.resolveKind(options.score)]!;
+    return (await this.score(input, { ...options, maps: false })).map((r) => ({ id: r.id, isAnomaly: r.isAnomaly, score: r.score, threshold }));
   }
 
   /**
    * Scores labelled images and computes the metrics of every score kind, as Detector.evaluate
    * (image level only: no pixel-level AUROC; error maps are averaged when asked for with `maps`).
    */
-  async evaluate(input: string | ImageSource, options: ScoreOptions = {}): Promise<{ summary: ScoreRecord<EvaluationSummary>; results: ImageScore[] }> {
+  async evaluate(input: DetectorInput, options: ScoreOptions = {}): Promise<{ summary: ScoreRecord<EvaluationSummary>; results: ImageScore[] }> {
     const per: ImageScore[][] = [];
     for (const m of this.members) per.push((await m.evaluate(input, { ...options, maps: options.maps ?? false })).results);
     const results = this.average(per, options);
@@ -115,15 +119,13 @@ export class DetectorEnsemble {
     const first = per[0]!;
     for (const p of per) if (p.length !== first.length) throw new Error('ensemble members scored different numbers of images');
     const kind = this.members[0]!.resolveKind(options.score);
-    const recon = this.members[0]!.resolveKind('recon') as BaseScore;
+    const recon = this.members[0]!.postprocessor.recon;
     const th = this.thresholds;
     const kinds = this.scoreKinds;
-    const flagged = BASE_SCORES.filter((k) => kinds.includes(k));
     return first.map((r0, i) => {
       const scores = Object.fromEntries(kinds.map((k) => [k, mean(per.map((p) => p[i]!.scores[k]!))])) as ScoreRecord<number>;
-      const flags = Object.fromEntries(flagged.map((k) => [k, scores[k]! > th[k]!])) as BaseRecord<boolean>;
-      const isAnomaly = options.rule === 'either' ? flags.density || !!flags[recon] : scores[kind]! > th[kind]!;
-      const out: ImageScore = { ...r0, score: scores[kind]!, scores, flags, isAnomaly };
+      const { score, isAnomaly, flags } = decide(scores, th, { kind, rule: options.rule, recon });
+      const out: ImageScore = { ...r0, score, scores, flags, isAnomaly };
       if (r0.map) {
         const map = new Float32Array(r0.map.length);
         for (const p of per) { const m = p[i]!.map!; for (let j = 0; j < map.length; j++) map[j]! += m[j]! / per.length; }

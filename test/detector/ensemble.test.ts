@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Detector } from '../../src/detector.js';
-import { DetectorEnsemble } from '../../src/models/ensemble.js';
+import { DetectorEnsemble } from '../../src/detector/ensemble.js';
 import { builtinSource, oneClassSource } from '../../src/data/builtin.js';
 import { liveTensors } from '../../src/engine/index.js';
 import { tempDir, TINY } from '../fixtures.js';

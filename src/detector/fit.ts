@@ -1,0 +1,231 @@
+/**
+ * Fitting a detector, in order (PyOD's template method): read and split the normal images,
+ * choose the settings left to defaults, train the autoencoder (or the robust AAE), optionally
+ * the transformation classifier, fit the latent density on the training codes, then the
+ * post-processing (statistics and thresholds) on the validation images. On any error, or an
+ * abort, everything built so far is freed before the error is passed on.
+ */
+import { manualSeed, resolveDevice, makeSchedule, engineInfo } from '../engine/index.js';
+import { splitIndices } from '../data/split.js';
+import type { ImageSource, Preprocessing } from '../data/types.js';
+import type { AugmentOptions } from '../data/augment.js';
+import { ConvAutoencoder, defaultArchitecture, type Architecture } from '../models/autoencoder.js';
+import { AdversarialAutoencoder, aaeTrainingConfig } from '../models/aae.js';
+import { planBatches, type BatchPlan } from '../train/batches.js';
+import { runTraining, type TrainingSummary } from '../train/trainer.js';
+import { AutoencoderTask } from '../train/autoencoder-task.js';
+import { AaeTask } from '../train/aae-task.js';
+import type { LossName } from '../train/losses.js';
+import { scoreBatches, type RawScores } from '../scoring/reconstruction.js';
+import { LatentKDE } from '../scoring/kde.js';
+import { checkCombine, defaultCombine, type BaseRecord, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
+import { PostProcessor, FUSIONS, type Fusion, type ThresholdOption } from '../postprocess/postprocessor.js';
+import { autoSettings } from '../config/auto.js';
+import { reportFacts, type ReportFacts } from '../scoring/report-facts.js';
+import { sketchIds, type IdSketch } from '../data/fingerprint.js';
+import { resolveImages, probeSource } from './input.js';
+import { disposeTransform, resolveTransformOptions, scorerOf, trainTransformNet, type TransformParts } from './transforms.js';
+import type { DetectorInput, DetectorOptions, RejectedSummary, ResolvedTransformOptions } from './options.js';
+
+/** What fit recorded about the training run (saved in the manifest as `training`). */
+export type TrainingInfo = TrainingSummary & {
+  items: number; validationItems: number; device: string; engine: string; rejected?: RejectedSummary;
+  /** What fixed the training/validation split and the thresholds (withTransforms redoes them). */
+  seed?: number; valFraction?: number; normalClass?: string | string[]; threshold?: ThresholdOption;
+  /** The batch size trained with, and what the defaults chose from the images and why (src/config/auto.ts). */
+  batchSize?: number; settings?: string[];
+  /** A sketch of the training images' ids: `evaluate` warns when it is given them. */
+  trainingIds?: IdSketch;
+} & Partial<ReportFacts>;
+
+/** What a detector is made of besides its networks. */
+export interface DetectorState {
+  preprocessing: Preprocessing;
+  loss: LossName;
+  architecture: Architecture;
+  transforms?: ResolvedTransformOptions;
+  training?: TrainingInfo;
+}
+
+/** The parts of a fitted detector; the Detector owns them. */
+export interface DetectorParts {
+  model: ConvAutoencoder;
+  kde: LatentKDE;
+  post: PostProcessor;
+  state: DetectorState;
+  device: string;
+  /** The adversarial autoencoder when the model is 'aae' (it owns `model`). */
+  aae?: AdversarialAutoencoder;
+  transform?: TransformParts;
+}
+
+/** The reconstruction score of a training loss: what 'recon' and the 'either' rule read. */
+export function reconKind(loss: LossName): 'mse' | 'ssim' {
+  return loss === 'ssim' ? 'ssim' : 'mse';
+}
+
+export async function fitDetector(input: DetectorInput, o: DetectorOptions): Promise<DetectorParts> {
+  const seed = o.seed ?? 0;
+  const device = resolveDevice(o.device ?? 'auto');
+  const warn = o.onWarning ?? (() => {});
+  const signal = o.signal;
+  if (o.model !== undefined && o.model !== 'ae' && o.model !== 'aae') throw new Error(`unknown model '${o.model as string}' (use ae or aae)`);
+  if (o.model === 'aae') aaeTrainingConfig(o.aae); // bad settings fail before any data is read
+  const transformOpts = o.transforms ? resolveTransformOptions(o.transforms === true ? {} : o.transforms) : undefined;
+  const combine = o.combine ?? defaultCombine(!!transformOpts);
+  checkCombine(combine, !!transformOpts);
+  const fusion: Fusion = o.fusion ?? 'mean';
+  if (!FUSIONS.includes(fusion)) throw new Error(`unknown fusion '${fusion as string}' (use ${FUSIONS.join(' or ')})`);
+  if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
+  signal?.throwIfAborted();
+  manualSeed(seed);
+  // the headers of the images trained on are read first, so the counts are those of readable images
+  const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn, validate: (item) => item.label !== 1 });
+  const valFraction = o.valFraction ?? 0.1;
+  const { train, val } = trainingSplit(source, input, { normalClass: o.normalClass, valFraction, seed, warn });
+  const native = await probeSource(source);
+
+  // Defaults: every setting the caller left out, chosen here in one block. Those that adapt to
+  // the images (size, batch, training length, loss) come from src/config/auto.ts.
+  const auto = autoSettings(
+    { height: native?.height, width: native?.width, count: train.length, fixedSize: !!source.nativeSize },
+    { size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss },
+  );
+  const [height, width] = auto.size;
+  const preprocessing: Preprocessing = { height, width, channels: o.channels ?? native?.channels ?? 3, resize: o.resize ?? 'stretch' };
+  const architecture = defaultArchitecture({ height, width, channels: preprocessing.channels }, o.architecture);
+  const batchSize = auto.batchSize;
+  const epochs = auto.epochs;
+  const lr = o.lr ?? 1e-3;
+  const loss: LossName = auto.loss;
+  const score: ScoreKind = o.score ?? 'combined';
+  const threshold: ThresholdOption = o.threshold ?? { method: 'quantile', q: 0.95 };
+  // End of the defaults.
+  o.onSettings?.(auto);
+
+  const planFor = (idx: number[], augment?: AugmentOptions) =>
+    planBatches({ source, indices: idx, preprocessing, batchSize, device, seed, augment, strict: o.strict, onWarning: warn });
+  let trainPlan: BatchPlan | undefined, valPlan: BatchPlan | undefined;
+  let aae: AdversarialAutoencoder | undefined, model: ConvAutoencoder | undefined;
+  let transform: TransformParts | undefined, kde: LatentKDE | undefined;
+  try {
+    trainPlan = await planFor(train, o.augment);
+    valPlan = await planFor(val);
+    aae = o.model === 'aae' ? new AdversarialAutoencoder(architecture, { seed, ...o.aae }).to(device) : undefined;
+    model = aae ? aae.ae : new ConvAutoencoder(architecture).to(device);
+    const optOptions = { optimizer: o.optimizer ?? 'adam', lr, weightDecay: o.weightDecay ?? (o.optimizer === 'adamw' ? 0.01 : 0) } as const;
+    const task = aae
+      ? new AaeTask(aae, loss, optOptions, trainPlan, o.aae)
+      : new AutoencoderTask(model, loss, optOptions);
+    const schedule = makeSchedule(lr, o.schedule === 'constant' ? { kind: 'constant' } : o.schedule === 'step' ? { kind: 'step', every: Math.max(1, Math.round(epochs / 3)), gamma: 0.1 } : { kind: 'cosine', epochs });
+    let summary: TrainingSummary;
+    let rejected: number[] = [];
+    let rejectedSummary: RejectedSummary | undefined;
+    try {
+      summary = await runTraining(task, {
+        epochs, schedule, train: trainPlan, val: valPlan, patience: o.patience, checkpointDir: o.checkpointDir, resume: o.resume,
+        seed, progress: o.progress, onEpochEnd: o.onEpochEnd, signal,
+        // what --resume compares with the checkpoint's
+        settings: { model: o.model ?? 'ae', aae: o.aae, loss, epochs, batchSize, ...optOptions, schedule: o.schedule ?? 'cosine', architecture, preprocessing, augment: o.augment, seed, valFraction, trainImages: train.length, validationImages: val.length },
+      });
+      if (task instanceof AaeTask) {
+        rejected = task.rejectedIndices();
+        rejectedSummary = {
+          count: rejected.length, fraction: task.rejectFraction, reject: task.config.reject, rankedBy: task.config.rejectBy, warmup: task.config.warmup,
+          ids: rejected.map((i) => source.items[i].id),
+        };
+      }
+    } finally {
+      task.dispose();
+    }
+
+    transform = transformOpts
+      ? await trainTransformNet(transformOpts, { source, train: withoutRejected(train, source, rejectedSummary?.ids), preprocessing, device, seed, strict: o.strict, warn, progress: o.progress, signal })
+      : undefined;
+
+    // Density of the training codes (for the robust AAE: of the images it kept), then every
+    // score's statistics and threshold on validation images.
+    const byContamination = threshold.method === 'contamination';
+    // the training images' own scores matter to a contamination threshold only; the classifier's
+    // costs a forward per transformation, so it is skipped when nothing reads it
+    const trainScores = await scoreBatches(model, trainPlan, { transform: byContamination ? scorerOf(transform) : undefined, signal });
+    kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
+    kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
+    const post = await calibrate({ model, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine, fusion, threshold, score, recon: reconKind(loss), signal });
+    const facts = await reportFacts(model, valPlan, input); // the report's error colour scale (src/scoring/report-facts.ts)
+    const state: DetectorState = {
+      preprocessing, loss, architecture,
+      ...(transformOpts ? { transforms: transformOpts } : {}),
+      training: {
+        ...summary, items: trainPlan.usableCount, validationItems: val === train ? 0 : valPlan.usableCount, device, engine: `libtorch ${engineInfo().torch}`,
+        batchSize, settings: auto.reasons,
+        ...(rejectedSummary ? { rejected: rejectedSummary } : {}),
+        seed, valFraction, threshold, ...(o.normalClass !== undefined ? { normalClass: o.normalClass } : {}), ...facts,
+        trainingIds: sketchIds(train.map((i) => source.items[i].id)),
+      },
+    };
+    return { model, kde, post, state, device, aae, transform };
+  } catch (e) {
+    disposeTransform(transform);
+    kde?.dispose();
+    if (aae) aae.dispose(); else model?.dispose();
+    throw e;
+  } finally {
+    trainPlan?.dispose();
+    valPlan?.dispose();
+  }
+}
+
+/** The base scores of scored images: reconstruction errors, the density of their codes, the classifier's when there is one. */
+export function withDensity(raw: Pick<RawScores, 'mse' | 'ssim' | 'codes' | 'transform'>, kde: LatentKDE): BaseRecord<Float32Array> {
+  return { mse: raw.mse, ssim: raw.ssim, density: kde.score(raw.codes), ...(raw.transform ? { transform: raw.transform } : {}) };
+}
+
+/** The codes of the training images that were not rejected. */
+function keptCodes(raw: RawScores, rejected: Set<number>): Float32Array {
+  const d = raw.latent;
+  const keep = raw.indices.map((idx, i) => [idx, i] as const).filter(([idx]) => !rejected.has(idx)).map(([, i]) => i);
+  const out = new Float32Array(keep.length * d);
+  keep.forEach((i, j) => out.set(raw.codes.subarray(i * d, (i + 1) * d), j * d));
+  return out;
+}
+
+/**
+ * The training and validation images of a fit: the source's images (for a class-per-folder input
+ * with a normal class, only that class), split by the seed; with fewer than 20 images the
+ * thresholds are fitted on the training images themselves.
+ */
+export function trainingSplit(
+  source: ImageSource, input: DetectorInput,
+  o: { normalClass?: string | string[]; valFraction: number; seed: number; warn: (m: string) => void },
+): { train: number[]; val: number[] } {
+  let indices = source.items.map((_, i) => i);
+  if (o.normalClass !== undefined && typeof input === 'string') indices = indices.filter((i) => source.items[i].label !== 1);
+  if (indices.length < 2) throw new Error(`${indices.length ? 'need at least 2 readable images to train, found 1' : 'no training images'} in ${typeof input === 'string' ? input : 'the source'}${o.normalClass ? ` for normal class ${o.normalClass}` : ''}`);
+  const { train, val } = splitIndices(indices, { fraction: indices.length >= 20 ? o.valFraction : 0, seed: o.seed });
+  if (val.length > 0) return { train, val };
+  o.warn(`only ${indices.length} training images: thresholds are fitted on the training images themselves`);
+  return { train, val: train };
+}
+
+/**
+ * The post-processing of a detector, fitted on the validation images' scores (a contamination
+ * threshold reads the training images' scores, `train`, instead).
+ */
+export async function calibrate(c: {
+  model: ConvAutoencoder; kde: LatentKDE; transform?: TransformParts; valPlan: BatchPlan; train?: RawScores;
+  combine: BaseScore[]; fusion?: Fusion; threshold: ThresholdOption; score: ScoreKind; recon: 'mse' | 'ssim'; signal?: AbortSignal;
+}): Promise<PostProcessor> {
+  const validation = withDensity(await scoreBatches(c.model, c.valPlan, { transform: scorerOf(c.transform), signal: c.signal }), c.kde);
+  return PostProcessor.fit({
+    validation, training: c.train ? withDensity(c.train, c.kde) : undefined,
+    combine: c.combine, fusion: c.fusion, threshold: c.threshold, score: c.score, recon: c.recon,
+  });
+}
+
+/** The training images minus those the robust AAE rejected (by id): what the transformation classifier learns from. */
+export function withoutRejected(train: number[], source: ImageSource, rejectedIds: string[] | undefined): number[] {
+  if (!rejectedIds?.length) return train;
+  const out = new Set(rejectedIds);
+  return train.filter((i) => !out.has(source.items[i].id));
+}
