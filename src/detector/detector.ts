@@ -17,6 +17,7 @@
  * normal validation images. Every verdict comes from the post-processing component
  * (src/postprocess/postprocessor.ts), which is saved with the model.
  */
+import type { AbortSignalLike } from '../util/abort.js';
 import type { Tensor } from '../engine/index.js';
 import { resolveDevice } from '../engine/index.js';
 import type { ImageSource, Preprocessing } from '../data/types.js';
@@ -93,7 +94,7 @@ export class Detector {
   async withTransforms(
     input: DetectorInput,
     transforms: true | TransformOptions = true,
-    options: { combine?: BaseScore[]; batchSize?: number; strict?: boolean; progress?: boolean; onWarning?: (message: string) => void; signal?: AbortSignal } = {},
+    options: { combine?: BaseScore[]; batchSize?: number; strict?: boolean; progress?: boolean; onWarning?: (message: string) => void; signal?: AbortSignalLike } = {},
   ): Promise<Detector> {
     const t = this.state.training;
     if (this.transform) throw new Error('withTransforms: this detector already has the transformation classifier');
@@ -202,7 +203,7 @@ export class Detector {
     }
     const seen = overlap(this.state.training?.trainingIds, results.map((r) => r.id));
     if (seen?.estimate) {
-      options.onWarning?.(`${seen.found.length === seen.estimate ? '' : 'about '}${seen.estimate} of the ${results.length} images evaluated (e.g. ${seen.found[0]}) are images this model was trained on; its scores on them read better than on new images`);
+      options.onWarning?.(`${seen.found.length === seen.estimate ? '' : 'about '}${seen.estimate} of the ${results.length} images evaluated (e.g. ${seen.found[0]}) are images this model was trained on; their scores are optimistic (the density model holds their codes): evaluate on held-out images`);
     }
     const labels = results.map((r) => r.label!);
     const summary = {} as ScoreRecord<EvaluationSummary>;

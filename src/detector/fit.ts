@@ -5,6 +5,7 @@
  * post-processing (statistics and thresholds) on the validation images. On any error, or an
  * abort, everything built so far is freed before the error is passed on.
  */
+import type { AbortSignalLike } from '../util/abort.js';
 import { manualSeed, resolveDevice, makeSchedule, engineInfo } from '../engine/index.js';
 import { splitIndices } from '../data/split.js';
 import type { ImageSource, Preprocessing } from '../data/types.js';
@@ -214,7 +215,7 @@ export function trainingSplit(
  */
 export async function calibrate(c: {
   model: ConvAutoencoder; kde: LatentKDE; transform?: TransformParts; valPlan: BatchPlan; train?: RawScores;
-  combine: BaseScore[]; fusion?: Fusion; threshold: ThresholdOption; score: ScoreKind; recon: 'mse' | 'ssim'; signal?: AbortSignal;
+  combine: BaseScore[]; fusion?: Fusion; threshold: ThresholdOption; score: ScoreKind; recon: 'mse' | 'ssim'; signal?: AbortSignalLike;
 }): Promise<PostProcessor> {
   const validation = withDensity(await scoreBatches(c.model, c.valPlan, { transform: scorerOf(c.transform), signal: c.signal }), c.kde);
   return PostProcessor.fit({

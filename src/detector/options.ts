@@ -3,6 +3,7 @@
  * score, predict and scoreStream. Types only (and the score names they use), so a caller can
  * import them without loading libtorch.
  */
+import type { AbortSignalLike } from '../util/abort.js';
 import type { ImageSource } from '../data/types.js';
 import type { AugmentOptions } from '../data/augment.js';
 import type { Architecture } from '../models/autoencoder.js';
@@ -116,7 +117,7 @@ export interface DetectorOptions {
   /** Receives every warning (skipped images, tiny training sets). The library never prints them itself. */
   onWarning?: (message: string) => void;
   /** Stops training between steps: fit then rejects with the signal's reason (an AbortError) and frees what it built. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 /** One image's scores and verdict, as `score` and `scoreStream` return them. */
@@ -164,7 +165,7 @@ export interface ScoreOptions {
   /** Receives every warning (skipped images, a calibration set of one class). */
   onWarning?: (message: string) => void;
   /** Stops scoring between batches: the call rejects (the stream throws) with the signal's reason, an AbortError. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 /** Training images the robust AAE left out of its last epoch (ids as in the source). */

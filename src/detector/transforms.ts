@@ -2,6 +2,7 @@
  * The transformation classifier's part of a detector: its settings, building and training it,
  * and running it as a per-batch scorer beside the autoencoder.
  */
+import type { AbortSignalLike } from '../util/abort.js';
 import { makeSchedule, manualSeed, type Tensor } from '../engine/index.js';
 import type { ImageSource, Preprocessing } from '../data/types.js';
 import { TransformNet, transformSet, transformScores, type TransformSet } from '../models/transform-net.js';
@@ -43,7 +44,7 @@ export function scorerOf(t: TransformParts | undefined): ((x: Tensor) => Float32
 
 export async function trainTransformNet(
   o: ResolvedTransformOptions,
-  c: { source: ImageSource; train: number[]; preprocessing: Preprocessing; device: string; seed: number; strict?: boolean; warn: (m: string) => void; progress?: boolean; signal?: AbortSignal },
+  c: { source: ImageSource; train: number[]; preprocessing: Preprocessing; device: string; seed: number; strict?: boolean; warn: (m: string) => void; progress?: boolean; signal?: AbortSignalLike },
 ): Promise<TransformParts> {
   manualSeed(c.seed + 1); // its own stream: the same classifier whether trained in fit or in withTransforms
   const built = buildTransformNet(o, c.preprocessing, c.device);

@@ -23,7 +23,8 @@ function colourScale(groups: string[]) {
   return { domain: groups, range: groups.map((g) => GROUP_COLOURS[g] ?? '#72b7b2') };
 }
 
-type Spec = TopLevelSpec;
+/** A Vega-Lite specification (plain JSON; typed as vega-lite's TopLevelSpec where it is compiled, so the published types need no DOM lib). */
+export type Spec = Record<string, unknown>;
 
 /** Training and validation loss per epoch; a log axis when the loss falls by more than 20x. */
 export function lossSpec(rows: { epoch: number; loss: number; split: string }[]): Spec {
@@ -174,7 +175,7 @@ export function legendSpec(top: number, title: string): Spec {
  * SVG needs none; `standalone` keeps them for an .svg file.
  */
 export async function toSvg(spec: Spec, o: { standalone?: boolean } = {}): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(compile(spec as unknown as TopLevelSpec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();
     return o.standalone ? svg : svg.replace(/\s+xmlns(:\w+)?="[^"]*"/g, '');

@@ -2,6 +2,7 @@
  * Runs a trained autoencoder over batches and collects, per image, the reconstruction errors
  * (MSE and 1 - SSIM), the bottleneck code, and optionally a per-pixel error map.
  */
+import type { AbortSignalLike } from '../util/abort.js';
 import { setImmediate } from 'node:timers/promises';
 import { ops, tidy, noGrad, type Tensor } from '../engine/index.js';
 import type { BatchPlan } from '../train/batches.js';
@@ -68,7 +69,7 @@ export interface ScoreBatchOptions {
   /** A second scorer run on the same batches (one pass over the data): the transformation classifier's. */
   transform?: (x: Tensor) => Float32Array;
   /** Checked between batches: an aborted signal ends the pass with its reason (an AbortError). */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 /**

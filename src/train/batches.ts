@@ -136,9 +136,17 @@ function withSourceSkips(source: ImageSource, own: Map<string, string>): { id: s
   return [...all].map(([id, reason]) => ({ id, reason }));
 }
 
+/** A pass in which not one image could be read (each was reported as skipped). */
+export class NothingReadableError extends Error {
+  constructor(message: string, readonly skipped: number) {
+    super(message);
+    this.name = 'NothingReadableError';
+  }
+}
+
 function noneReadable(source: ImageSource, skipped: { id: string; reason: string }[]): Error {
   const root = (source as { root?: string }).root;
   const first = skipped[0];
-  return new Error(`none of the ${skipped.length} images${root ? ` in ${root}` : ''} could be read` +
-    (first ? ` (${first.id}: ${first.reason}${skipped.length > 1 ? '; each is named in the warnings above' : ''})` : ''));
+  return new NothingReadableError(`none of the ${skipped.length} images${root ? ` in ${root}` : ''} could be read` +
+    (first ? ` (${first.id}: ${first.reason}${skipped.length > 1 ? '; each is named in the warnings above' : ''})` : ''), skipped.length);
 }

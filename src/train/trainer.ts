@@ -4,6 +4,7 @@
  * What one step does belongs to a `TrainingTask` (the plain autoencoder's is below; the
  * adversarial autoencoder brings its own), so the loop is written once (PyOD's template method).
  */
+import type { AbortSignalLike } from '../util/abort.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { setImmediate } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -74,7 +75,7 @@ export interface LoopOptions {
   progress?: boolean | ProgressReporter;
   onEpochEnd?: (r: EpochRecord) => void | Promise<void>;
   /** Checked between steps: an aborted signal stops training with its reason (an AbortError). */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 const CHECKPOINT_FORMAT = 'vigil-checkpoint/1';
@@ -183,12 +184,12 @@ async function trainingLoop(task: TrainingTask, o: LoopOptions): Promise<Trainin
  * work, which would otherwise hold it for the whole fit: an in-memory batch plan yields through
  * promises only. Then stops if the signal was aborted. Costs a few microseconds a step.
  */
-async function betweenSteps(signal?: AbortSignal): Promise<void> {
+async function betweenSteps(signal?: AbortSignalLike): Promise<void> {
   await setImmediate();
   signal?.throwIfAborted();
 }
 
-async function validationLoss(task: TrainingTask, val: BatchPlan, signal?: AbortSignal): Promise<number> {
+async function validationLoss(task: TrainingTask, val: BatchPlan, signal?: AbortSignalLike): Promise<number> {
   let sum = 0, n = 0;
   for await (const b of val.pass(0, false)) {
     try {

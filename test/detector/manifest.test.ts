@@ -38,7 +38,7 @@ test('manifests are checked on load: the folder and the bad field are named', as
     ['an unknown loss', (m) => { m.loss = 'l1'; }, /'loss' must be one of/],
     ['density of another size', (m) => { m.density.d = 3; }, /'density\.d' must be the architecture's latent size 8, got 3/],
     ['a version from the future', (m) => { m.version = 99; }, /version 99 is newer than this vigil understands/],
-    ['a version that is not a number', (m) => { m.version = 'two'; }, /'version' must be a positive integer, got "two"/],
+    ['a version that is not a number', (m) => { m.version = 'two'; }, /version "two" is not a version number|'version' must be a positive integer, got "two"/],
   ];
   for (const [name, change, message] of cases) {
     const m = structuredClone(good);
@@ -56,7 +56,7 @@ test('manifests are checked on load: the folder and the bad field are named', as
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('a version-1 manifest (and one with no version) is migrated and scores the same', async () => {
+test('a version-1 manifest is migrated and scores the same; one with no version is refused (vigil always wrote it)', async () => {
   const dir = tempDir();
   const model = join(dir, 'v2');
   const det = await Detector.fit(stripesSource(60), { ...SMALL, epochs: 1 });
@@ -71,8 +71,14 @@ test('a version-1 manifest (and one with no version) is migrated and scores the 
     const v1 = { ...m, version };
     delete v1.model;
     delete v1.loss;
+    // format 1 had a fixed weights.safetensors and no 'weights' entry
+    if (v1.weights) { cpSync(join(old, v1.weights.file), join(old, 'weights.safetensors')); delete v1.weights; }
     writeFileSync(join(old, 'manifest.json'), JSON.stringify(v1));
     assert.deepEqual(migrateManifest(v1), { ...v1, model: 'autoencoder', loss: 'mse', version: 2 });
+    if (version === undefined) {
+      assert.throws(() => Detector.load(old, { device: 'cpu' }), /format version undefined is not a version number/);
+      continue;
+    }
     const again = Detector.load(old, { device: 'cpu' });
     assert.deepEqual(await again.score(images), expected);
     again.dispose();

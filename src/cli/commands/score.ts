@@ -4,6 +4,7 @@ import { checkOutputPath } from '../validate.js';
 import { openOutput } from '../output.js';
 import { SCORE_KINDS, type ImageScore } from '../../detector.js';
 import type { ImageItem, ImageSource } from '../../data/types.js';
+import { NothingReadableError } from '../../train/batches.js';
 
 /** Images per call of Detector.score: each chunk's rows are written before the next is scored. */
 const CHUNK = 256;
@@ -95,20 +96,34 @@ const command: Command = {
       const t0 = Date.now();
       try {
         if (format === 'csv') await out.write(cols.join(',') + '\n');
-        if (format === 'json') {
+        // the JSON head is written with the first rows, so that input of which nothing can be read prints nothing
+        let headWritten = format !== 'json';
+        const head = async () => {
+          if (headWritten) return;
+          headWritten = true;
           await out.write(`{\n "model": ${JSON.stringify(a._[0])},\n "score": ${JSON.stringify(kind)},\n "threshold": ${JSON.stringify(threshold)},\n` +
             `${shard ? ` "shard": ${JSON.stringify(`${shard.index}/${shard.count}`)},\n` : ''} "results": [`);
-        }
+        };
+        let unreadable: NothingReadableError | undefined, unreadableCount = 0;
         for (let start = 0; start < entries.length; start += CHUNK) {
           const chunk = entries.slice(start, start + CHUNK);
           const source: ImageSource = {
             items: chunk.map((e) => e.item),
             load: (i, pre) => chunk[i]!.source.load(chunk[i]!.index, pre),
           };
-          const results = await det.score(source, {
-            normalClass, strict: a.strict as boolean, batchSize: a['batch-size'] as number, score: a.score as 'recon' | undefined,
-            rule: a.rule as 'score' | 'either', maps: false,
-          });
+          let results: ImageScore[];
+          try {
+            results = await det.score(source, {
+              normalClass, strict: a.strict as boolean, batchSize: a['batch-size'] as number, score: a.score as 'recon' | undefined,
+              rule: a.rule as 'score' | 'either', maps: false, onWarning: warn,
+            });
+          } catch (e) {
+            // a chunk of only unreadable files (each named in a warning) is not the end of a big folder
+            if (!(e instanceof NothingReadableError)) throw e;
+            unreadable ??= e;
+            unreadableCount += e.skipped;
+            results = [];
+          }
           let text = '';
           for (const r of results) {
             const o = row(r);
@@ -118,11 +133,14 @@ const command: Command = {
             scored++;
             if (r.isAnomaly) flagged++;
           }
+          if (results.length) await head();
           await out.write(text);
           const done = Math.min(start + CHUNK, entries.length);
           const rate = done / Math.max((Date.now() - t0) / 1000, 1e-3);
           status.update(`scored ${done}/${entries.length} images, ${flagged} flagged (${rate.toFixed(0)} images/s)`);
         }
+        if (scored === 0 && unreadable) throw unreadableCount === unreadable.skipped ? unreadable : new Error(`none of the ${unreadableCount} images could be read; each is named in the warnings above`);
+        await head();
         if (format === 'json') await out.write(`${scored ? '\n ' : ''}]\n}\n`);
         status.done();
         out.close();
