@@ -20,7 +20,7 @@ import type { LossName } from '../train/losses.js';
 import { scoreBatches, type RawScores } from '../scoring/reconstruction.js';
 import { LatentKDE } from '../scoring/kde.js';
 import { checkCombine, defaultCombine, type BaseRecord, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
-import { PostProcessor, FUSIONS, type Fusion, type ThresholdOption } from '../postprocess/postprocessor.js';
+import { PostProcessor, checkFusion, type Fusion, type ThresholdOption } from '../postprocess/postprocessor.js';
 import { autoSettings } from '../config/auto.js';
 import { reportFacts, type ReportFacts } from '../scoring/report-facts.js';
 import { sketchIds, type IdSketch } from '../data/fingerprint.js';
@@ -76,7 +76,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   const combine = o.combine ?? defaultCombine(!!transformOpts);
   checkCombine(combine, !!transformOpts);
   const fusion: Fusion = o.fusion ?? 'mean';
-  if (!FUSIONS.includes(fusion)) throw new Error(`unknown fusion '${fusion as string}' (use ${FUSIONS.join(' or ')})`);
+  checkFusion(fusion); // before any data is read
   if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
   signal?.throwIfAborted();
   manualSeed(seed);

@@ -116,6 +116,11 @@ export function scoreStats(v: NumArray): ScoreStats {
 export type Fusion = 'mean' | 'max';
 export const FUSIONS: readonly Fusion[] = ['mean', 'max'];
 
+/** Throws unless `fusion` is one vigil knows. */
+export function checkFusion(fusion: unknown): asserts fusion is Fusion {
+  if (!FUSIONS.includes(fusion as Fusion)) throw new Error(`unknown fusion '${String(fusion)}' (use ${FUSIONS.join(' or ')})`);
+}
+
 /** The chosen scores, each standardised by its normal validation statistics, fused by their mean or their largest. */
 export function fuse(s: BaseRecord<NumArray>, combine: readonly BaseScore[], stats: BaseRecord<ScoreStats>, fusion: Fusion = 'mean'): Float32Array {
   const n = s.mse.length;
@@ -139,7 +144,7 @@ export class PostProcessor {
   constructor(state: PostProcessorState, readonly recon: 'mse' | 'ssim' = 'mse') {
     this.state = structuredClone(state);
     checkCombine(this.state.combine, this.state.scoreStats.transform !== undefined);
-    if (this.state.fusion !== undefined && !FUSIONS.includes(this.state.fusion)) throw new Error(`unknown fusion '${this.state.fusion as string}' (use ${FUSIONS.join(' or ')})`);
+    if (this.state.fusion !== undefined) checkFusion(this.state.fusion);
   }
 
   /**
@@ -153,7 +158,7 @@ export class PostProcessor {
   }): PostProcessor {
     checkCombine(o.combine, o.validation.transform !== undefined);
     const fusion = o.fusion ?? 'mean';
-    if (!FUSIONS.includes(fusion)) throw new Error(`unknown fusion '${fusion as string}' (use ${FUSIONS.join(' or ')})`);
+    checkFusion(fusion);
     const st = perBase(o.validation, (k) => scoreStats(o.validation[k]!));
     const t = o.threshold;
     const training = (): BaseRecord<NumArray> => {

@@ -2,8 +2,7 @@
  * Runs a trained autoencoder over batches and collects, per image, the reconstruction errors
  * (MSE and 1 - SSIM), the bottleneck code, and optionally a per-pixel error map.
  */
-import type { AbortSignalLike } from '../util/abort.js';
-import { setImmediate } from 'node:timers/promises';
+import { betweenSteps, type AbortSignalLike } from '../util/abort.js';
 import { ops, tidy, noGrad, type Tensor } from '../engine/index.js';
 import type { BatchPlan } from '../train/batches.js';
 import { ssimMap, ssimPerImage } from './ssim.js';
@@ -50,19 +49,8 @@ export function scoreTensor(model: Reconstructor, x: Tensor, opts: { maps?: MapK
   }));
 }
 
-/** One batch's scores, as `scoreBatchStream` yields them (fields as in RawScores). */
-export interface ScoredBatch {
-  indices: number[];
-  mse: Float32Array;
-  ssim: Float32Array;
-  codes: Float32Array;
-  latent: number;
-  maps?: Float32Array[];
-  recons?: Float32Array[];
-  /** The batch's ground-truth masks, when the source has them. */
-  masks?: (Float32Array | undefined)[];
-  transform?: Float32Array;
-}
+/** One batch's scores, as `scoreBatchStream` yields them: the fields of RawScores for that batch's images. */
+export type ScoredBatch = RawScores;
 
 export interface ScoreBatchOptions {
   maps?: MapKind; recon?: boolean; onBatch?: (done: number, total: number) => void;
@@ -97,8 +85,7 @@ export async function* scoreBatchStream(model: Reconstructor, plan: BatchPlan, o
     }
     opts.onBatch?.(++done, plan.batchCount);
     yield out;
-    await setImmediate();
-    opts.signal?.throwIfAborted();
+    await betweenSteps(opts.signal);
   }
 }
 

@@ -4,9 +4,8 @@
  * What one step does belongs to a `TrainingTask` (the plain autoencoder's is below; the
  * adversarial autoencoder brings its own), so the loop is written once (PyOD's template method).
  */
-import type { AbortSignalLike } from '../util/abort.js';
+import { betweenSteps, type AbortSignalLike } from '../util/abort.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { setImmediate } from 'node:timers/promises';
 import { join } from 'node:path';
 import { tidy, type Tensor, encodeTensors, decodeTensors, manualSeed } from '../engine/index.js';
 import { commitFolder, parsePayloadRef, readCommitted, recoverInterrupted } from '../util/fs.js';
@@ -177,16 +176,6 @@ async function trainingLoop(task: TrainingTask, o: LoopOptions): Promise<Trainin
     epochs: history.length, history, bestEpoch: best.epoch, bestValLoss: Number.isFinite(best.loss) ? best.loss : undefined,
     stoppedEarly, resumedFrom, seconds: (Date.now() - t0) / 1000, skipped: skippedOnce(o.train, o.val),
   };
-}
-
-/**
- * Lets the event loop run (timers, I/O, a server, a progress redraw) between two steps of native
- * work, which would otherwise hold it for the whole fit: an in-memory batch plan yields through
- * promises only. Then stops if the signal was aborted. Costs a few microseconds a step.
- */
-async function betweenSteps(signal?: AbortSignalLike): Promise<void> {
-  await setImmediate();
-  signal?.throwIfAborted();
 }
 
 async function validationLoss(task: TrainingTask, val: BatchPlan, signal?: AbortSignalLike): Promise<number> {
