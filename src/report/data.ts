@@ -18,7 +18,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveImages, type Detector, type ImageScore, type ScoreKind } from '../detector.js';
 import type { ImageSource } from '../data/types.js';
-import { splitIndices } from '../data/split.js';
+import { trainingSplit } from '../detector/fit.js';
 import { evaluate, rocCurve, precisionRecallCurve, auroc, type EvaluationSummary } from '../eval/metrics.js';
 import type { ThresholdSpec } from '../scoring/threshold.js';
 import type { ErrorScale } from '../scoring/report-facts.js';
@@ -172,7 +172,7 @@ export async function reportData(det: Detector, o: ReportOptions = {}): Promise<
   let validation: { source: ImageSource; results: ImageScore[] } | undefined;
   if (!bothClasses || labelled.length === 0) {
     const src = await openTraining();
-    const val = src && t ? validationIndices(src, typeof trainingInput === 'string', t, warn) : undefined;
+    const val = src && t && trainingInput !== undefined ? validationIndices(src, trainingInput, t, warn) : undefined;
     if (val) {
       const source = subsetSource(src!, val);
       validation = { source, results: await det.score(source, scoreOpts) };
@@ -375,16 +375,18 @@ export async function reportData(det: Detector, o: ReportOptions = {}): Promise<
   };
 }
 
-/** The model's validation images as fit chose them (same seed and fraction), checked against the counts in its manifest. */
-function validationIndices(source: ImageSource, fromPath: boolean, t: NonNullable<Detector['training']>, warn: (m: string) => void): number[] | undefined {
-  let indices = source.items.map((_, i) => i);
-  if (t.normalClass !== undefined && fromPath) indices = indices.filter((i) => source.items[i]!.label !== 1);
-  const { train, val } = splitIndices(indices, { fraction: indices.length >= 20 ? t.valFraction ?? 0.1 : 0, seed: t.seed ?? 0 });
-  if (train.length !== t.items || val.length !== t.validationItems) {
-    warn(`the training data now gives ${train.length} + ${val.length} images, the model was trained on ${t.items} + ${t.validationItems}: its normal validation images cannot be found again`);
+/** The model's validation images as fit chose them (fit's own split, same seed and fraction), checked against the counts in its manifest. */
+function validationIndices(source: ImageSource, trainingInput: string | ImageSource, t: NonNullable<Detector['training']>, warn: (m: string) => void): number[] | undefined {
+  let split: { train: number[]; val: number[] } | undefined;
+  try {
+    split = trainingSplit(source, trainingInput, { normalClass: t.normalClass, valFraction: t.valFraction ?? 0.1, seed: t.seed ?? 0, warn: () => {} });
+  } catch { /* fewer than 2 images: the counts below cannot match */ }
+  const train = split?.train ?? [], validation = split && split.val !== split.train ? split.val.length : 0;
+  if (train.length !== t.items || validation !== t.validationItems) {
+    warn(`the training data now gives ${train.length} + ${validation} images, the model was trained on ${t.items} + ${t.validationItems}: its normal validation images cannot be found again`);
     return undefined;
   }
-  return val.length ? val : train;
+  return split!.val;
 }
 
 /** Inspections of the given ids of `source`. */

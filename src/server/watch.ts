@@ -188,12 +188,10 @@ export interface WatchTrainingOptions extends WatchOptions {
  */
 export async function watchTraining(o: WatchTrainingOptions): Promise<{ url: string; onSettings: (s: AutoSettings) => void; onEpochEnd: (r: EpochRecord) => Promise<void>; finish: (message?: string) => Promise<void> }> {
   const { resolveImages } = await import('../detector.js');
-  const { splitIndices } = await import('../data/split.js');
+  const { trainingSplit } = await import('../detector/fit.js');
   const source = await resolveImages(o.input, { normalClass: o.normalClass, onWarning: () => {} });
-  let indices = source.items.map((_, i) => i);
-  if (o.normalClass !== undefined) indices = indices.filter((i) => source.items[i]!.label !== 1);
-  const { train, val } = splitIndices(indices, { fraction: indices.length >= 20 ? o.valFraction ?? 0.1 : 0, seed: o.seed ?? 0 });
-  const pool = val.length ? val : train;
+  // fit's own split: with few images its validation images are its training images
+  const pool = trainingSplit(source, o.input, { normalClass: o.normalClass, valFraction: o.valFraction ?? 0.1, seed: o.seed ?? 0, warn: () => {} }).val;
   const count = Math.min(o.count ?? 6, pool.length);
   const chosen = Array.from({ length: count }, (_, k) => pool[Math.floor((k * pool.length) / count)]!);
   // the input size is the one fit chose (src/config/auto.ts), handed over by onSettings before the first epoch
