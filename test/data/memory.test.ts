@@ -34,9 +34,15 @@ async function fixture(): Promise<string> {
   return root;
 }
 
-function collectGarbage(): void {
+async function collectGarbage(): Promise<void> {
   setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
+  const gc = runInNewContext('gc') as () => void;
+  // Array buffers are released by weak callbacks that run after a collection; two rounds with a
+  // turn of the event loop between them let those run, so 'external' reflects what is still held.
+  for (let round = 0; round < 2; round++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 it(`streams ${COUNT} images in bounded memory`, { timeout: 120_000 }, async () => {
@@ -52,13 +58,13 @@ it(`streams ${COUNT} images in bounded memory`, { timeout: 120_000 }, async () =
     seen += batch.shape[0];
     assert.equal(batch.data.length, batch.shape[0] * 3 * 32 * 32);
     if (!baseline && seen >= 2000) {
-      collectGarbage();
+      await collectGarbage();
       baseline = process.memoryUsage();
     }
     if (baseline) peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }
   const seconds = (Date.now() - started) / 1000;
-  collectGarbage();
+  await collectGarbage();
   const end = process.memoryUsage();
   assert.equal(seen, COUNT);
   const rssGrowth = (end.rss - baseline!.rss) / MB;
@@ -69,9 +75,11 @@ it(`streams ${COUNT} images in bounded memory`, { timeout: 120_000 }, async () =
     `# ${COUNT} images in ${seconds.toFixed(1)} s; growth after the first 2000: rss ${rssGrowth.toFixed(1)} MB ` +
       `(peak ${peakGrowth.toFixed(1)}), heap ${heapGrowth.toFixed(1)} MB, buffers ${external.toFixed(1)} MB\n`,
   );
-  // All decoded data of the run is 20000 x 12 KB = 240 MB; keeping it, in JS or native memory, would exceed these bounds.
-  assert.ok(heapGrowth < 8, `heap grew ${heapGrowth.toFixed(1)} MB`);
-  assert.ok(external < 8, `buffers grew ${external.toFixed(1)} MB`);
+  // All decoded data of the run is 20000 x 12 KB = 240 MB; keeping it, in JS or native memory, would
+  // exceed these bounds tenfold. A few 3 MB batches in flight at either measurement are normal (CI saw
+  // 8.7 MB once on 2 busy cores), so the bounds leave room for them.
+  assert.ok(heapGrowth < 24, `heap grew ${heapGrowth.toFixed(1)} MB`);
+  assert.ok(external < 24, `buffers grew ${external.toFixed(1)} MB`);
   // RSS is noisy (allocator arenas of sharp's threads, garbage not yet collected), hence looser bounds.
   assert.ok(rssGrowth < 48, `rss grew ${rssGrowth.toFixed(1)} MB`);
   assert.ok(peakGrowth < 120, `rss grew ${peakGrowth.toFixed(1)} MB at peak`);
