@@ -169,7 +169,9 @@ struct OpEntry {
   std::string name;
   std::vector<ParamInfo> params;
 };
-std::vector<OpEntry> g_ops;
+// Per thread: each JavaScript environment (the main thread, a worker thread) resolves its own
+// operator ids, so a worker resolving ops never reallocates the table another thread reads.
+thread_local std::vector<OpEntry> g_ops;
 
 // resolveOp("aten::conv2d", "") -> id, resolved once and cached on the JavaScript side.
 Napi::Value ResolveOp(const Napi::CallbackInfo& info) {

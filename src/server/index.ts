@@ -27,6 +27,8 @@ export interface StartOptions {
   token?: string;
   corsOrigins?: string[];
   device?: string;
+  /** libtorch CPU threads of each model's worker thread. Default VIGIL_THREADS, else all cores. */
+  threads?: number;
   /** Longest a shutdown waits for in-flight requests, in ms. Default 30000. */
   drainTimeoutMs?: number;
   /** Log requests (JSON lines on stdout, fastify's logger). Default off. */
@@ -51,7 +53,7 @@ export interface RunningServer {
 
 export async function startServer(o: StartOptions): Promise<RunningServer> {
   const say = o.say ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const registry = new ModelRegistry(o.models.map(parseModelArg), o.device);
+  const registry = new ModelRegistry(o.models.map(parseModelArg), { device: o.device, threads: o.threads });
   const app = await createApp(
     { models: registry, limits: o.limits, token: o.token, corsOrigins: o.corsOrigins },
     { logger: o.logger ? { level: 'info' } : false },

@@ -1,34 +1,36 @@
 /**
  * The models a service holds: each loaded from a folder named at start-up (requests name models,
- * never paths), warmed by one forward pass, and swapped on reload without dropping requests: a
- * batch holds a lease on the detector it started with, so in-flight images finish on the old
- * model, and the old one is disposed only when its last lease ends.
+ * never paths) into its own worker thread (model-host.ts), warmed by one forward pass, and
+ * swapped on reload without dropping requests: a batch holds a lease on the version it started
+ * with, so in-flight images finish on the old model, whose worker ends only when its last lease
+ * does. A worker that dies is reported and its model reloaded.
  */
 import { basename, resolve } from 'node:path';
-import sharp from 'sharp';
-import { Detector } from '../detector.js';
-import { memorySource } from '../data/memory.js';
+import { ModelHost } from './model-host.js';
 
-/** A detector and the number of batches using it. */
-export class ModelVersion {
+/** What a version holds: a model host, or anything that can be disposed (tests). */
+export interface Disposable { dispose(): void }
+
+/** A loaded model and the number of batches using it. */
+export class ModelVersion<H extends Disposable = ModelHost> {
   private leases = 0;
   private retired = false;
-  constructor(readonly detector: Detector, readonly loadedAt: Date, readonly version: number) {}
+  constructor(readonly host: H, readonly loadedAt: Date, readonly version: number) {}
 
   /** Runs `fn` with this version held; disposed after the last holder if retired meanwhile. */
-  async use<T>(fn: (d: Detector) => Promise<T>): Promise<T> {
+  async use<T>(fn: (h: H) => Promise<T>): Promise<T> {
     this.leases++;
     try {
-      return await fn(this.detector);
+      return await fn(this.host);
     } finally {
-      if (--this.leases === 0 && this.retired) this.detector.dispose();
+      if (--this.leases === 0 && this.retired) this.host.dispose();
     }
   }
 
   /** No new work goes here; freed now if nothing holds it, else when the last lease ends. */
   retire(): void {
     this.retired = true;
-    if (this.leases === 0) this.detector.dispose();
+    if (this.leases === 0) this.host.dispose();
   }
 }
 
@@ -53,19 +55,22 @@ export function parseModelArg(arg: string): { name: string; dir: string } {
   return { name, dir: resolve(dir) };
 }
 
-/** One forward pass on a mid-gray image of the model's size: the first request does not pay for start-up. */
-export async function warm(detector: Detector): Promise<void> {
-  const { width, height } = detector.preprocessing;
-  const png = await sharp({ create: { width, height, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer();
-  const r = await detector.score(memorySource([png], ['warm-up']), { maps: 'mse', batchSize: 1 });
-  if (r.length !== 1 || !Number.isFinite(r[0]!.score)) throw new Error('warm-up forward pass gave no score');
-}
-
 export class ModelRegistry {
   readonly entries = new Map<string, ModelEntry>();
   private versions = 0;
 
-  constructor(models: { name: string; dir: string }[], private readonly device = 'auto') {
+  private closed = false;
+  private readonly device: string;
+  private readonly threads?: number;
+
+  /**
+   * `options.threads`: libtorch CPU threads of each model's worker (default VIGIL_THREADS, else
+   * all cores). A string is the device alone.
+   */
+  constructor(models: { name: string; dir: string }[], options: string | { device?: string; threads?: number } = {}) {
+    const o = typeof options === 'string' ? { device: options } : options;
+    this.device = o.device ?? 'auto';
+    this.threads = o.threads;
     for (const m of models) {
       if (this.entries.has(m.name)) throw new Error(`two models are named '${m.name}': name them with name=folder`);
       this.entries.set(m.name, { name: m.name, dir: m.dir });
@@ -77,9 +82,9 @@ export class ModelRegistry {
   /** Every model loaded and warmed. */
   get ready(): boolean { return [...this.entries.values()].every((e) => e.current !== undefined); }
 
-  /** Loads every model (in turn: loading is native work on the one JS thread). Throws on the first failure. */
+  /** Loads every model (each in its own worker, at the same time). Throws on the first failure. */
   async loadAll(): Promise<void> {
-    for (const e of this.entries.values()) await this.reload(e.name);
+    await Promise.all([...this.entries.values()].map((e) => this.reload(e.name)));
   }
 
   /**
@@ -91,16 +96,13 @@ export class ModelRegistry {
     if (!e) throw new Error(`unknown model '${name}'`);
     if (e.reloading) return e.reloading;
     const p = (async () => {
-      // yield first, so a reload request's reply is not held behind the synchronous load
-      await new Promise((r) => setImmediate(r));
-      const detector = Detector.load(e.dir, { device: this.device });
-      try {
-        await warm(detector);
-      } catch (err) {
-        detector.dispose();
-        throw err;
+      const host = await ModelHost.start({ dir: e.dir, device: this.device, threads: this.threads });
+      if (this.closed) {
+        host.dispose();
+        throw new Error('the service is shutting down');
       }
-      const next = new ModelVersion(detector, new Date(), ++this.versions);
+      const next = new ModelVersion(host, new Date(), ++this.versions);
+      host.onExit = (reason) => this.lost(e, next, reason);
       const prev = e.current;
       e.current = next;
       e.error = undefined;
@@ -112,8 +114,21 @@ export class ModelRegistry {
     return p;
   }
 
+  /** A worker died: its version stops serving (503 until the reload), and the model is loaded again. */
+  private lost(e: ModelEntry, version: ModelVersion, reason: string): void {
+    if (e.current !== version || this.closed) return;
+    e.current = undefined;
+    e.error = `the model stopped (${reason}); reloading`;
+    const retry = () => {
+      if (this.closed) return;
+      this.reload(e.name).catch(() => setTimeout(retry, 5000).unref());
+    };
+    retry();
+  }
+
   /** Frees every model (after the batches using them end). */
   dispose(): void {
+    this.closed = true;
     for (const e of this.entries.values()) {
       e.current?.retire();
       e.current = undefined;

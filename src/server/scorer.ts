@@ -1,14 +1,15 @@
 /**
  * Scoring for the service: one batcher per model, whose batches run on the model version that is
  * current when the batch starts (held by a lease, so a reload never pulls a model from under a
- * running batch). Images arrive as encoded bytes and are decoded from memory (memorySource),
- * with the same preprocessing as files.
+ * running batch). Images arrive as encoded bytes and go to the model's worker thread, which
+ * decodes them from memory with the same preprocessing as files and runs the network
+ * (model-worker.ts); this thread only waits.
  */
-import { memorySource } from '../data/memory.js';
 import type { Preprocessing } from '../data/types.js';
 import type { BaseRecord, ScoreRecord } from '../detector.js';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import { HttpError } from './errors.js';
+import { isFailure } from './model-host.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ModelEntry, ModelRegistry } from './models.js';
 
@@ -35,9 +36,6 @@ export interface ScoredImage {
   mapScale?: number;
   preprocessing: Preprocessing;
 }
-
-/** Multiplier of the per-image threshold that tops the overlay's colour map. */
-export const MAP_SCALE_FACTOR = 4;
 
 export class Scorer {
   private readonly batchers = new Map<string, Batcher<ImageJob, ScoredImage>>();
@@ -78,31 +76,12 @@ export class Scorer {
   private async runBatch(entry: ModelEntry, jobs: ImageJob[]): Promise<(ScoredImage | Error)[]> {
     const version = entry.current;
     if (!version) return jobs.map(() => new HttpError(503, 'model_not_ready', `model '${entry.name}' is not loaded yet`, { 'Retry-After': '1' }));
-    const failed = new Map<number, string>();
-    // ids are the batch positions: clients may send two images of the same name
-    const source = memorySource(jobs.map((j) => j.bytes), jobs.map((_, i) => String(i)), { onError: (i, reason) => failed.set(i, reason) });
-    return version.use(async (det) => {
-      const mapKind = det.resolveKind('recon') as 'mse' | 'ssim';
-      let results: Awaited<ReturnType<typeof det.score>>;
-      try {
-        results = await det.score(source, { maps: jobs.some((j) => j.map) ? mapKind : false, batchSize: jobs.length });
-      } catch (err) {
-        // a batch of only unreadable images is an error of the scorer; here each image gets its own 422
-        if (failed.size !== jobs.length) throw err;
-        results = [];
-      }
-      const kind = det.scoreKind;
-      const threshold = det.thresholds[kind]!.value;
-      const mapScale = MAP_SCALE_FACTOR * det.thresholds[mapKind]!.value;
-      const byIndex = new Map(results.map((r) => [Number(r.id), r]));
-      return jobs.map((j, i): ScoredImage | Error => {
-        const r = byIndex.get(i);
-        if (!r) return new HttpError(422, 'corrupt_image', `${j.id}: cannot decode the image: ${failed.get(i) ?? 'unreadable'}`);
-        return {
-          id: j.id, score: r.score, isAnomaly: r.isAnomaly, threshold, scores: r.scores, flags: r.flags, modelVersion: version.version,
-          preprocessing: det.preprocessing,
-          ...(j.map && r.map ? { map: r.map, mapScale } : {}),
-        };
+    return version.use(async (host) => {
+      const outcomes = await host.score(jobs.map((j) => ({ bytes: j.bytes, map: j.map })));
+      return outcomes.map((o, i): ScoredImage | Error => {
+        const id = jobs[i]!.id;
+        if (isFailure(o)) return new HttpError(o.failed.status, o.failed.code, `${id}: ${o.failed.message}`);
+        return { id, ...o, modelVersion: version.version, preprocessing: host.info.preprocessing };
       });
     });
   }

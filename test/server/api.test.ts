@@ -310,13 +310,13 @@ test('a reload during a running batch: the batch finishes on the old version, wh
   const { app: r, models } = await testApp(dir);
   try {
     const old = models.get('tiny')!.current!;
-    const det = old.detector as unknown as { score: (...a: unknown[]) => Promise<unknown>; dispose: () => void };
-    const score0 = det.score.bind(det);
-    const dispose0 = det.dispose.bind(det);
+    const host = old.host;
+    const score0 = host.score.bind(host);
+    const dispose0 = host.dispose.bind(host);
     let disposedAt = 0;
     let scoredAt = 0;
-    det.score = async (...a: unknown[]) => { await new Promise((res) => setTimeout(res, 300)); const out = await score0(...a); scoredAt = Date.now(); return out; };
-    det.dispose = () => { disposedAt = Date.now(); dispose0(); };
+    host.score = async (jobs) => { await new Promise((res) => setTimeout(res, 300)); const out = await score0(jobs); scoredAt = Date.now(); return out; };
+    host.dispose = () => { disposedAt = Date.now(); dispose0(); };
     const inFlight = r.inject({ method: 'POST', url: '/v1/models/tiny/score', headers: png, payload: normal });
     await new Promise((res) => setTimeout(res, 50));
     const reload = await r.inject({ method: 'POST', url: '/v1/models/tiny/reload' });

@@ -1,5 +1,5 @@
 import type { Command } from '../main.js';
-import { deviceOption, applyThreads } from '../shared.js';
+import { deviceOption } from '../shared.js';
 
 const command: Command = {
   spec: {
@@ -31,10 +31,6 @@ const command: Command = {
     ],
   },
   async run(a) {
-    applyThreads(a.threads ?? 1);
-    // the engine is already loaded (shared.js imports the detector), so VIGIL_THREADS came too late: set it now
-    const { setNumThreads } = await import('../../engine/runtime.js');
-    setNumThreads((a.threads as number | undefined) ?? 1);
     const { startServer } = await import('../../server/index.js');
     const mib = 1024 * 1024;
     const server = await startServer({
@@ -44,6 +40,8 @@ const command: Command = {
       token: (a.token as string | undefined) || undefined,
       corsOrigins: a.cors as string[] | undefined,
       device: a.device as string,
+      // each model's worker thread runs its forwards with this many libtorch threads
+      threads: (a.threads as number | undefined) ?? 1,
       drainTimeoutMs: a['drain-timeout'] as number,
       logger: a.log as boolean,
       limits: {

@@ -1,34 +1,15 @@
 /** GET /v1/models (what is loaded, with the manifest summary) and POST /v1/models/{name}/reload. */
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import type { Detector } from '../../detector.js';
 import { HttpError } from '../errors.js';
 import type { ModelEntry } from '../models.js';
 import { ErrorSchema, ModelParams, ModelSummarySchema } from './schemas.js';
-
-/** What a client needs to know of a model: the manifest's settings and training summary, without its tensors. */
-export function modelSummary(d: Detector): Record<string, unknown> {
-  const t = d.training;
-  return {
-    model: d.modelKind, device: d.device, preprocessing: d.preprocessing, architecture: d.architecture,
-    score: d.scoreKind, scores: d.scoreKinds, combine: d.combine,
-    thresholds: Object.fromEntries(Object.entries(d.thresholds).map(([k, v]) => [k, v?.value])),
-    ...(t ? {
-      training: {
-        items: t.items, validationItems: t.validationItems, epochs: t.epochs, bestEpoch: t.bestEpoch, seconds: t.seconds,
-        device: t.device, engine: t.engine, stoppedEarly: t.stoppedEarly, skipped: t.skipped.length,
-        ...(t.normalClass !== undefined ? { normalClass: t.normalClass } : {}),
-        history: t.history.map((h) => ({ epoch: h.epoch, trainLoss: h.trainLoss, ...(h.valLoss !== undefined ? { valLoss: h.valLoss } : {}) })),
-      },
-    } : {}),
-  };
-}
 
 function describe(e: ModelEntry) {
   const v = e.current;
   return {
     name: e.name, ready: !!v,
-    ...(v ? { version: v.version, loadedAt: v.loadedAt.toISOString(), summary: modelSummary(v.detector) } : {}),
+    ...(v ? { version: v.version, loadedAt: v.loadedAt.toISOString(), summary: v.host.info.summary } : {}),
     ...(e.error ? { error: e.error } : {}),
   };
 }

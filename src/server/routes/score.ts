@@ -103,7 +103,7 @@ const routes: FastifyPluginAsync = async (app) => {
     }
     return {
       model: entry.name,
-      scoreKind: entry.current?.detector.scoreKind ?? 'combined',
+      scoreKind: entry.current?.host.info.scoreKind ?? 'combined',
       ...(overlay ? { mapScale: scored[0]!.mapScale } : {}),
       results: scored.map((s, i) => ({
         id: s.id, score: s.score, isAnomaly: s.isAnomaly, threshold: s.threshold,
