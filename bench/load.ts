@@ -2,7 +2,7 @@
  * Load test of `vigil serve` on loopback (127.0.0.1 only), bounded in time.
  *
  *   node dist/bench/load.js --model MODEL [--images /work/shared/data/malaria] [--count 256]
- *        [--seconds 60] [--connections 32] [--mixed-seconds 30] [--threads 1]
+ *        [--seconds 60] [--connections 32] [--mixed-seconds 30] [--threads 1] [--max-batch N]
  *
  * 1. The ceiling: the library scoring the same images in this process (Detector.score over an
  *    in-memory source, batches of 256), images per second, for 10 s before and 10 s after phase 1
@@ -30,7 +30,7 @@ import { arg } from './args.js';
 
 const model = arg('model');
 if (!model) {
-  process.stderr.write('usage: node dist/bench/load.js --model MODEL [--images DIR] [--count 256] [--seconds 60] [--connections 32] [--mixed-seconds 30]\n');
+  process.stderr.write('usage: node dist/bench/load.js --model MODEL [--images DIR] [--count 256] [--seconds 60] [--connections 32] [--mixed-seconds 30] [--threads 1] [--max-batch N]\n');
   process.exit(2);
 }
 const imagesDir = arg('images', '/work/shared/data/malaria');
@@ -39,6 +39,8 @@ const seconds = Number(arg('seconds', '60'));
 const connections = Number(arg('connections', '32'));
 const mixedSeconds = Number(arg('mixed-seconds', '30'));
 const threads = arg('threads', '1');
+/** Passed to vigil serve when given (default: the server's own). */
+const maxBatch = arg('max-batch');
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 
 /** Up to `n` image files under `dir`, spread over its subfolders (sorted, every k-th). */
@@ -79,7 +81,7 @@ async function ceiling(images: Buffer[]): Promise<number> {
 }
 
 function startServe(): Promise<{ child: ChildProcess; url: string }> {
-  const args = [BIN, 'serve', `bench=${model}`, '--port', '0', '--device', 'cpu', '--threads', threads];
+  const args = [BIN, 'serve', `bench=${model}`, '--port', '0', '--device', 'cpu', '--threads', threads, ...(maxBatch ? ['--max-batch', maxBatch] : [])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   return new Promise((resolve, reject) => {
@@ -156,7 +158,11 @@ async function main(): Promise<void> {
   try {
     await load(url, images, 3); // warm-up
     const rss0 = rssMiB(child.pid!);
+    // sampled through the run: a leak climbs steadily, allocator warm-up levels off
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(rssMiB(child.pid!)), 10_000);
     const r = await load(url, images, seconds);
+    clearInterval(sampler);
     const rss1 = rssMiB(child.pid!);
     // the machine may be shared: the ceiling is measured before and after the load, and averaged
     const libAfter = await ceiling(images);
@@ -164,8 +170,9 @@ async function main(): Promise<void> {
     const lib = (libBefore + libAfter) / 2;
     const errors = r.errors + r.timeouts + r.non2xx;
     const served = r.requests.average;
-    console.log(`\nvigil serve load test: ${seconds} s, ${connections} connections, ${images.length} real images (${imagesDir}), model ${model}\n`);
+    console.log(`\nvigil serve load test: ${seconds} s, ${connections} connections, ${images.length} real images (${imagesDir}), model ${model}, max batch ${maxBatch ?? "the server default"}\n`);
     console.log(`library ceiling (in-process Detector.score, batches of 256, ${getNumThreads()} libtorch thread(s) as the server): ${f(libBefore)} images/s before the load, ${f(libAfter)} after\n`);
+    console.log(`server RSS every 10 s of the steady phase, MiB: ${[rss0, ...samples, rss1].map((x) => f(x, 0)).join(', ')}\n`);
     console.log(row(['phase', 'requests', 'images/s', 'p50 ms', 'p99 ms', 'errors', 'server RSS start MiB', 'RSS end MiB', 'library ceiling images/s', 'served / ceiling']));
     console.log(row(['---', '---', '---', '---', '---', '---', '---', '---', '---', '---']));
     console.log(row(['steady', r.requests.total, f(served), r.latency.p50, r.latency.p99, errors, f(rss0), `${f(rss1)} (${rss1 >= rss0 ? '+' : ''}${f((100 * (rss1 - rss0)) / rss0)}%)`, f(lib), f(served / lib, 2)]));

@@ -30,7 +30,7 @@ export interface ServiceLimits {
   maxPixels: number;
   /** Images per multipart request. Default 64. */
   maxFiles: number;
-  /** Images per scored batch. Default 8. */
+  /** Images per scored batch. Default 32 (bench/load: 0.92 of the in-process rate, against 0.76 with 8). */
   maxBatch: number;
   /** Longest an image waits for a batch to fill, in ms. Default 5. */
   maxWaitMs: number;
@@ -44,7 +44,7 @@ export const DEFAULT_LIMITS: ServiceLimits = {
   bodyLimit: 16 * 1024 * 1024,
   maxPixels: 25_000_000,
   maxFiles: 64,
-  maxBatch: 8,
+  maxBatch: 32,
   maxWaitMs: 5,
   maxQueue: 256,
   timeoutMs: 10_000,

@@ -15,7 +15,7 @@ const command: Command = {
       'max-body': { type: 'number', help: 'Largest request body in MiB (413 above)', default: 16, value: 'MiB' },
       'max-pixels': { type: 'number', help: 'Largest image in megapixels, checked before decoding (422 above)', default: 25, value: 'MP' },
       'max-files': { type: 'number', help: 'Images per multipart request', default: 64, value: 'n' },
-      'max-batch': { type: 'number', help: 'Images per scored batch', default: 8, value: 'n' },
+      'max-batch': { type: 'number', help: 'Images per scored batch', default: 32, value: 'n' },
       'max-wait': { type: 'number', help: 'Longest an image waits for its batch to fill, ms', default: 5, value: 'ms' },
       'max-queue': { type: 'number', help: 'Images waiting per model before requests get 503', default: 256, value: 'n' },
       timeout: { type: 'number', help: 'Deadline from receiving an image to its score, ms (504 after)', default: 10000, value: 'ms' },
