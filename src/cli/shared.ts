@@ -15,7 +15,15 @@ export const deviceOption: Record<string, OptSpec> = {
 export const dataOptions: Record<string, OptSpec> = {
   'normal-class': { type: 'list', help: 'Normal class(es) in a class-per-folder layout or a built-in set (e.g. Uninfected, or 0 for digits)', value: 'name' },
   strict: { type: 'boolean', help: 'Stop at the first unreadable image instead of skipping it with a warning' },
+  'max-pixels': { type: 'number', help: 'Largest image to decode, in megapixels; larger ones are skipped from their header', default: 50, value: 'MP', above: 0 },
 };
+
+/** Applies --max-pixels (megapixels) to the decoders' process-wide budget. */
+export async function applyMaxPixels(megapixels: unknown): Promise<void> {
+  if (typeof megapixels !== 'number') return;
+  const { setMaxPixels } = await import('../data/budget.js');
+  setMaxPixels(Math.max(1, Math.round(megapixels * 1e6)));
+}
 
 export const scoreKindOption: OptSpec = { type: 'string', help: 'Score that ranks images and decides verdicts', choices: SCORE_KINDS as string[], value: 'kind' };
 

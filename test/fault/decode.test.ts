@@ -117,3 +117,15 @@ test('a file named explicitly with an extension folders skip is read, with a war
   assert.match(warnings.join('\n'), new RegExp(`${gif}: not \\.png, .*\\.webp; folders skip such files, this is read as named`));
   assert.deepEqual(await folderSource(dir).catch((e: Error) => e.message), `no images found in ${dir} (looked for .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, recursively)`);
 });
+
+test('vigil --max-pixels sets the budget from the command line: 28x28 digits over 0.0007 MP are refused, 0 is a usage error', async () => {
+  const { vigil, TINY_ARGS } = await import('./helpers.js');
+  const dir = tempDir();
+  await digitFolder(dir, 3);
+  const r = vigil(['train', dir, ...TINY_ARGS, '--max-pixels', '0.0007', '--out', join(tempDir(), 'never')]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /over the pixel budget of 700 px/);
+  const bad = vigil(['train', dir, ...TINY_ARGS, '--max-pixels', '0', '--out', join(tempDir(), 'never')]);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /--max-pixels/);
+});

@@ -1,5 +1,5 @@
 import type { Command } from '../main.js';
-import { dataOptions, deviceOption, applyThreads, warn } from '../shared.js';
+import { dataOptions, deviceOption, applyThreads, applyMaxPixels, warn } from '../shared.js';
 import { checkOutputPath } from '../validate.js';
 import { writeFileAtomic } from '../../util/fs.js';
 
@@ -30,6 +30,7 @@ const command: Command = {
     if (a.out !== undefined) checkOutputPath(a.out as string, '--out', 'file');
     const { Detector } = await import('../../detector.js');
     await applyThreads(a.threads);
+    await applyMaxPixels(a['max-pixels']);
     const det = Detector.load(a._[0], { device: a.device as string });
     const { summary, pixelAuroc, results } = await det.evaluate(a._[1], {
       normalClass: a['normal-class'] as string[] | undefined, strict: a.strict as boolean, batchSize: a['batch-size'] as number, onWarning: warn,

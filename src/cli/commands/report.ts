@@ -1,5 +1,5 @@
 import type { Command } from '../main.js';
-import { dataOptions, deviceOption, applyThreads } from '../shared.js';
+import { dataOptions, deviceOption, applyThreads, applyMaxPixels } from '../shared.js';
 
 const command: Command = {
   spec: {
@@ -26,6 +26,7 @@ const command: Command = {
   },
   async run(a) {
     applyThreads(a.threads);
+    await applyMaxPixels(a['max-pixels']);
     const { Detector } = await import('../../detector.js');
     const { writeReport } = await import('../../report/index.js');
     const det = Detector.load(a._[0]!, { device: a.device as string });

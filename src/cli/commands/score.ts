@@ -1,5 +1,5 @@
 import type { Command } from '../main.js';
-import { dataOptions, deviceOption, applyThreads, csvField, warn } from '../shared.js';
+import { dataOptions, deviceOption, applyThreads, applyMaxPixels, csvField, warn } from '../shared.js';
 import { checkOutputPath } from '../validate.js';
 import { openOutput } from '../output.js';
 import { SCORE_KINDS, type ImageScore } from '../../detector.js';
@@ -63,6 +63,7 @@ const command: Command = {
     const { Detector, resolveImages } = await import('../../detector.js');
     const { statSync } = await import('node:fs');
     await applyThreads(a.threads);
+    await applyMaxPixels(a['max-pixels']);
     const det = Detector.load(a._[0]!, { device: a.device as string });
     try {
       const kind = det.resolveKind(a.score as 'recon' | undefined);

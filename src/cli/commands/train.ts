@@ -1,6 +1,6 @@
 import type { Command } from '../main.js';
 import { UsageError, type Parsed } from '../args.js';
-import { dataOptions, deviceOption, scoreKindOption, applyThreads, warn } from '../shared.js';
+import { dataOptions, deviceOption, scoreKindOption, applyThreads, applyMaxPixels, warn } from '../shared.js';
 import { checkOutputPath } from '../validate.js';
 import { LOSSES } from '../../train/losses.js';
 import { parseThresholdOption } from '../threshold-option.js';
@@ -91,6 +91,7 @@ const command: Command = {
     if (a.from !== undefined) {
       if (!transforms) throw new UsageError('--from adds the transformation classifier to a trained model: add --transforms');
       await applyThreads(a.threads);
+      await applyMaxPixels(a['max-pixels']);
       await addTransforms(a, transforms, out);
       return;
     }
@@ -102,6 +103,7 @@ const command: Command = {
     if (watch) process.stderr.write(`watch training at ${watch.url}/\n`);
     const { Detector } = await import('../../detector.js');
     await applyThreads(a.threads);
+    await applyMaxPixels(a['max-pixels']);
     const det = await Detector.fit(a._[0], {
       size: a.size as number | undefined,
       channels,
