@@ -2,7 +2,7 @@
  * Defaults that adapt to the training images, chosen from what the images are and never from an
  * anomaly or a test label: the input size from the images' own size, the batch size from the input
  * size and the number of images, the training length as a number of optimizer steps rather than a
- * fixed epoch count, and the training loss from the input size. Every rule is here, so that the
+ * fixed epoch count, and the training loss and the score fusion from the input size. Every rule is here, so that the
  * CLI, the library and the benchmarks get the same configuration from the same images.
  *
  * How the numbers were chosen (docs/BENCHMARKS.md, "Real photographs"): on the four real sets
@@ -11,10 +11,11 @@
  *
  * ```ts
  * autoSettings({ height: 512, width: 512, channels: 3, count: 49 })
- * // { size: [256, 256], batchSize: 16, epochs: 150, steps: 600, loss: 'mse+ssim', ... }
+ * // { size: [256, 256], batchSize: 8, epochs: 86, steps: 602, loss: 'mse+ssim', fusion: 'max', ... }
  * ```
  */
 import type { LossName } from '../train/losses.js';
+import type { Fusion } from '../postprocess/postprocessor.js';
 
 /** The longest side the automatic input size goes up to: larger images are shrunk to it. */
 export const AUTO_MAX_SIDE = 256;
@@ -43,6 +44,7 @@ export interface UserChoices {
   batchSize?: number;
   epochs?: number;
   loss?: LossName;
+  fusion?: Fusion;
 }
 
 export interface AutoSettings {
@@ -52,6 +54,8 @@ export interface AutoSettings {
   /** Optimizer steps the epochs make (the last batch of an epoch may be smaller). */
   steps: number;
   loss: LossName;
+  /** How `combined` fuses its scores. */
+  fusion: Fusion;
   /** One line per value the rules chose (values the user gave are not listed). */
   reasons: string[];
 }
@@ -105,5 +109,10 @@ export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSet
   if (user.epochs === undefined) reasons.push(`${epochs} epochs (${steps} steps): at least ${AUTO_MIN_STEPS} steps${side <= SMALL_SIDE ? ` and ${AUTO_SMALL_EPOCHS} epochs` : ''}`);
   const loss = user.loss ?? (side >= SSIM_LOSS_SIDE ? 'mse+ssim' : 'mse');
   if (user.loss === undefined) reasons.push(`loss ${loss}: ${side >= SSIM_LOSS_SIDE ? `input of ${SSIM_LOSS_SIDE} px or more` : `input under ${SSIM_LOSS_SIDE} px`}`);
-  return { size, batchSize, epochs, steps, loss, reasons };
+  // Photographs (the sizes that get SSIM): one score of the pair often runs the wrong way (forest
+  // scenes' SSIM, AUROC 0.1-0.3) and the mean lets it cancel the other; the largest z-score keeps
+  // the one that fires. MNIST-sized images keep the mean, better there (docs/BENCHMARKS.md).
+  const fusion = user.fusion ?? (side >= SSIM_LOSS_SIDE ? 'max' : 'mean');
+  if (user.fusion === undefined) reasons.push(`fusion ${fusion}: ${side >= SSIM_LOSS_SIDE ? `input of ${SSIM_LOSS_SIDE} px or more` : `input under ${SSIM_LOSS_SIDE} px`}`);
+  return { size, batchSize, epochs, steps, loss, fusion, reasons };
 }

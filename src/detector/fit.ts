@@ -75,8 +75,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   const transformOpts = o.transforms ? resolveTransformOptions(o.transforms === true ? {} : o.transforms) : undefined;
   const combine = o.combine ?? defaultCombine(!!transformOpts);
   checkCombine(combine, !!transformOpts);
-  const fusion: Fusion = o.fusion ?? 'mean';
-  checkFusion(fusion); // before any data is read
+  if (o.fusion !== undefined) checkFusion(o.fusion); // before any data is read
   if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
   signal?.throwIfAborted();
   manualSeed(seed);
@@ -87,10 +86,10 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   const native = await probeSource(source);
 
   // Defaults: every setting the caller left out, chosen here in one block. Those that adapt to
-  // the images (size, batch, training length, loss) come from src/config/auto.ts.
+  // the images (size, batch, training length, loss, fusion) come from src/config/auto.ts.
   const auto = autoSettings(
     { height: native?.height, width: native?.width, count: train.length, fixedSize: !!source.nativeSize },
-    { size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss },
+    { size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss, fusion: o.fusion },
   );
   const [height, width] = auto.size;
   const preprocessing: Preprocessing = { height, width, channels: o.channels ?? native?.channels ?? 3, resize: o.resize ?? 'stretch' };
@@ -99,6 +98,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   const epochs = auto.epochs;
   const lr = o.lr ?? 1e-3;
   const loss: LossName = auto.loss;
+  const fusion: Fusion = auto.fusion;
   const score: ScoreKind = o.score ?? 'combined';
   const threshold: ThresholdOption = o.threshold ?? { method: 'quantile', q: 0.95 };
   // End of the defaults.

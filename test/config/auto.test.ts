@@ -9,6 +9,7 @@ describe('autoSettings: defaults from the images', () => {
     assert.equal(s.batchSize, 128);
     assert.equal(s.epochs, 30, 'MNIST-sized data trains as before: 30 epochs (1,290 steps > 600)');
     assert.equal(s.loss, 'mse');
+    assert.equal(s.fusion, 'mean', 'digits and clothes keep the mean fusion');
   });
 
   it('shrinks large photographs to at most 256 px and trains at least 600 steps', () => {
@@ -18,7 +19,9 @@ describe('autoSettings: defaults from the images', () => {
     assert.equal(s.epochs, Math.ceil(AUTO_MIN_STEPS / Math.ceil(49 / 8)));
     assert.ok(s.steps >= AUTO_MIN_STEPS);
     assert.equal(s.loss, 'mse+ssim');
+    assert.equal(s.fusion, 'max', 'photographs: the largest z-score');
     assert.ok(s.reasons.some((r) => r.includes('512x512')), 'says why');
+    assert.ok(s.reasons.some((r) => r.startsWith('fusion max')));
   });
 
   it('keeps images of at most 256 px at their own smaller side (even)', () => {
@@ -44,11 +47,12 @@ describe('autoSettings: defaults from the images', () => {
   });
 
   it('never overrides what the user gave', () => {
-    const s = autoSettings({ height: 512, width: 512, count: 100 }, { size: [64, 96], batchSize: 5, epochs: 3, loss: 'ssim' });
+    const s = autoSettings({ height: 512, width: 512, count: 100 }, { size: [64, 96], batchSize: 5, epochs: 3, loss: 'ssim', fusion: 'mean' });
     assert.deepEqual(s.size, [64, 96]);
     assert.equal(s.batchSize, 5);
     assert.equal(s.epochs, 3);
     assert.equal(s.loss, 'ssim');
+    assert.equal(s.fusion, 'mean');
     assert.deepEqual(s.reasons, []);
   });
 });
