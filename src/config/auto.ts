@@ -107,12 +107,14 @@ export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSet
   const epochs = user.epochs ?? autoEpochs(side, count, batchSize);
   const steps = epochs * Math.ceil(count / batchSize);
   if (user.epochs === undefined) reasons.push(`${epochs} epochs (${steps} steps): at least ${AUTO_MIN_STEPS} steps${side <= SMALL_SIDE ? ` and ${AUTO_SMALL_EPOCHS} epochs` : ''}`);
-  const loss = user.loss ?? (side >= SSIM_LOSS_SIDE ? 'mse+ssim' : 'mse');
-  if (user.loss === undefined) reasons.push(`loss ${loss}: ${side >= SSIM_LOSS_SIDE ? `input of ${SSIM_LOSS_SIDE} px or more` : `input under ${SSIM_LOSS_SIDE} px`}`);
+  const photo = side >= SSIM_LOSS_SIDE;
+  const bySize = photo ? `input of ${SSIM_LOSS_SIDE} px or more` : `input under ${SSIM_LOSS_SIDE} px`;
+  const loss = user.loss ?? (photo ? 'mse+ssim' : 'mse');
+  if (user.loss === undefined) reasons.push(`loss ${loss}: ${bySize}`);
   // Photographs (the sizes that get SSIM): one score of the pair often runs the wrong way (forest
   // scenes' SSIM, AUROC 0.1-0.3) and the mean lets it cancel the other; the largest z-score keeps
   // the one that fires. MNIST-sized images keep the mean, better there (docs/BENCHMARKS.md).
-  const fusion = user.fusion ?? (side >= SSIM_LOSS_SIDE ? 'max' : 'mean');
-  if (user.fusion === undefined) reasons.push(`fusion ${fusion}: ${side >= SSIM_LOSS_SIDE ? `input of ${SSIM_LOSS_SIDE} px or more` : `input under ${SSIM_LOSS_SIDE} px`}`);
+  const fusion = user.fusion ?? (photo ? 'max' : 'mean');
+  if (user.fusion === undefined) reasons.push(`fusion ${fusion}: ${bySize}`);
   return { size, batchSize, epochs, steps, loss, fusion, reasons };
 }

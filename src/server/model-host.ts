@@ -95,7 +95,7 @@ export class ModelHost {
   static start(init: WorkerInit): Promise<ModelHost> {
     const worker = new Worker(new URL('./model-worker.js', import.meta.url), { workerData: init });
     return new Promise((resolve, reject) => {
-      const fail = (message: string) => { worker.unref(); void worker.terminate(); reject(new Error(message)); };
+      const fail = (message: string) => { void worker.terminate(); reject(new Error(message)); };
       const onMessage = (m: FromWorker) => {
         worker.off('error', onError).off('exit', onEarlyExit).off('message', onMessage);
         if (m.type === 'ready') resolve(new ModelHost(worker, m.info, init.dir));

@@ -2,6 +2,7 @@
  * The worker thread behind a ModelHost (model-host.ts): loads one model, warms it, then scores
  * the batches the main thread sends, decoding the uploaded bytes here too, and frees the model
  * when asked to close. Everything it answers is plain data (maps move back without a copy).
+ * It exports nothing: it is a worker's entry, and importing it elsewhere would run main().
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
@@ -11,10 +12,10 @@ import { setNumThreads } from '../engine/runtime.js';
 import type { FromWorker, HostInfo, HostJob, HostOutcome, ToWorker, WorkerInit } from './model-host.js';
 
 /** Multiplier of the per-image threshold that tops the overlay's colour map. */
-export const MAP_SCALE_FACTOR = 4;
+const MAP_SCALE_FACTOR = 4;
 
 /** What a client needs to know of a model: the manifest's settings and training summary, without its tensors. */
-export function modelSummary(d: Detector): Record<string, unknown> {
+function modelSummary(d: Detector): Record<string, unknown> {
   const t = d.training;
   return {
     model: d.modelKind, device: d.device, preprocessing: d.preprocessing, architecture: d.architecture,
@@ -32,7 +33,7 @@ export function modelSummary(d: Detector): Record<string, unknown> {
 }
 
 /** One forward pass on a mid-gray image of the model's size: the first request does not pay for start-up. */
-export async function warm(detector: Detector): Promise<void> {
+async function warm(detector: Detector): Promise<void> {
   const { width, height } = detector.preprocessing;
   const png = await sharp({ create: { width, height, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer();
   const r = await detector.score(memorySource([png], ['warm-up']), { maps: 'mse', batchSize: 1 });
@@ -40,7 +41,7 @@ export async function warm(detector: Detector): Promise<void> {
 }
 
 /** Scores one batch of uploads: an outcome per image, a 422 failure for each that does not decode. */
-export async function scoreUploads(det: Detector, jobs: HostJob[]): Promise<HostOutcome[]> {
+async function scoreUploads(det: Detector, jobs: HostJob[]): Promise<HostOutcome[]> {
   const failed = new Map<number, string>();
   // ids are the batch positions: clients may send two images of the same name
   const source = memorySource(jobs.map((j) => j.bytes), jobs.map((_, i) => String(i)), { onError: (i, reason) => failed.set(i, reason) });

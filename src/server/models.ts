@@ -8,17 +8,14 @@
 import { basename, resolve } from 'node:path';
 import { ModelHost } from './model-host.js';
 
-/** What a version holds: a model host, or anything that can be disposed (tests). */
-export interface Disposable { dispose(): void }
-
 /** A loaded model and the number of batches using it. */
-export class ModelVersion<H extends Disposable = ModelHost> {
+export class ModelVersion {
   private leases = 0;
   private retired = false;
-  constructor(readonly host: H, readonly loadedAt: Date, readonly version: number) {}
+  constructor(readonly host: ModelHost, readonly loadedAt: Date, readonly version: number) {}
 
   /** Runs `fn` with this version held; disposed after the last holder if retired meanwhile. */
-  async use<T>(fn: (h: H) => Promise<T>): Promise<T> {
+  async use<T>(fn: (h: ModelHost) => Promise<T>): Promise<T> {
     this.leases++;
     try {
       return await fn(this.host);
@@ -60,17 +57,12 @@ export class ModelRegistry {
   private versions = 0;
 
   private closed = false;
-  private readonly device: string;
-  private readonly threads?: number;
 
   /**
-   * `options.threads`: libtorch CPU threads of each model's worker (default VIGIL_THREADS, else
-   * all cores). A string is the device alone.
+   * `options.device`: where the models compute (default 'auto'); `options.threads`: libtorch CPU
+   * threads of each model's worker (default VIGIL_THREADS, else all cores).
    */
-  constructor(models: { name: string; dir: string }[], options: string | { device?: string; threads?: number } = {}) {
-    const o = typeof options === 'string' ? { device: options } : options;
-    this.device = o.device ?? 'auto';
-    this.threads = o.threads;
+  constructor(models: { name: string; dir: string }[], private readonly options: { device?: string; threads?: number } = {}) {
     for (const m of models) {
       if (this.entries.has(m.name)) throw new Error(`two models are named '${m.name}': name them with name=folder`);
       this.entries.set(m.name, { name: m.name, dir: m.dir });
@@ -96,7 +88,7 @@ export class ModelRegistry {
     if (!e) throw new Error(`unknown model '${name}'`);
     if (e.reloading) return e.reloading;
     const p = (async () => {
-      const host = await ModelHost.start({ dir: e.dir, device: this.device, threads: this.threads });
+      const host = await ModelHost.start({ dir: e.dir, device: this.options.device ?? 'auto', threads: this.options.threads });
       if (this.closed) {
         host.dispose();
         throw new Error('the service is shutting down');

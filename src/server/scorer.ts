@@ -6,10 +6,9 @@
  * (model-worker.ts); this thread only waits.
  */
 import type { Preprocessing } from '../data/types.js';
-import type { BaseRecord, ScoreRecord } from '../detector.js';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import { HttpError } from './errors.js';
-import { isFailure } from './model-host.js';
+import { isFailure, type HostScored } from './model-host.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ModelEntry, ModelRegistry } from './models.js';
 
@@ -21,19 +20,11 @@ export interface ImageJob {
   map: boolean;
 }
 
-export interface ScoredImage {
+/** What the worker scored (model-host.ts), named and stamped with the version that scored it. */
+export interface ScoredImage extends HostScored {
   id: string;
-  score: number;
-  isAnomaly: boolean;
-  threshold: number;
-  scores: ScoreRecord<number>;
-  flags: BaseRecord<boolean>;
   /** The model version that scored it (increases with each reload). */
   modelVersion: number;
-  /** Per-pixel error map at the model's input size, when asked for. */
-  map?: Float32Array;
-  /** What the map's colours are scaled by (see overlay.ts). */
-  mapScale?: number;
   preprocessing: Preprocessing;
 }
 

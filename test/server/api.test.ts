@@ -226,7 +226,7 @@ test('GET /v1/models lists the models with their manifest summary', async () => 
 });
 
 test('/healthz lives from the start; /readyz is 503 until every model is loaded and warmed', async () => {
-  const models = new ModelRegistry([{ name: 'tiny', dir }], 'cpu');
+  const models = new ModelRegistry([{ name: 'tiny', dir }], { device: 'cpu' });
   const { createApp } = await import('../../src/server/app.js');
   const a = await createApp({ models, processMetrics: false });
   try {
@@ -248,7 +248,7 @@ test('/healthz lives from the start; /readyz is 503 until every model is loaded 
 });
 
 test('a model that fails to load is reported by /readyz', async () => {
-  const models = new ModelRegistry([{ name: 'broken', dir: '/nonexistent/model' }], 'cpu');
+  const models = new ModelRegistry([{ name: 'broken', dir: '/nonexistent/model' }], { device: 'cpu' });
   const { createApp } = await import('../../src/server/app.js');
   const a = await createApp({ models, processMetrics: false });
   try {

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Batcher, DeadlineError, QueueFullError } from '../../src/server/batcher.js';
 import { ModelVersion } from '../../src/server/models.js';
+import type { ModelHost } from '../../src/server/model-host.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -71,7 +72,7 @@ test('bad options are refused', () => {
 
 test('a retired model version is disposed only after the last batch using it ends', async () => {
   let disposed = 0;
-  const fake = { dispose: () => { disposed++; } };
+  const fake = { dispose: () => { disposed++; } } as unknown as ModelHost;
   const v = new ModelVersion(fake, new Date(), 1);
   let release!: () => void;
   const inFlight = v.use(() => new Promise<string>((r) => { release = () => r('old result'); }));

@@ -50,7 +50,7 @@ export async function tinyModel(root = tempDir('vigil-serve-'), name = 'tiny', e
 
 /** A service on `dir` (not listening), its models loaded. */
 export async function testApp(dir: string, o: Partial<ServiceOptions> = {}) {
-  const models = o.models ?? new ModelRegistry([{ name: 'tiny', dir }], 'cpu');
+  const models = o.models ?? new ModelRegistry([{ name: 'tiny', dir }], { device: 'cpu' });
   const app = await createApp({ processMetrics: false, ...o, models });
   await models.loadAll();
   return { app, models };
