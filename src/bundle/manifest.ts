@@ -12,6 +12,7 @@
  *
  * Pure JavaScript: reading and checking a manifest loads neither libtorch nor sharp.
  */
+import { checkTileSpec, type TileSpec } from '../models/tile-spec.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BASE_SCORES, SCORE_KINDS, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
@@ -42,6 +43,8 @@ export interface ModelManifest extends PostProcessorState {
   loss: LossName;
   architecture: Architecture;
   preprocessing: Preprocessing;
+  /** Set when the model learned tiles of the images (src/models/tiled.ts): the architecture is the tile's size. */
+  tiles?: TileSpec;
   /** The latent density model's JSON part (its points are in the weights file). */
   density: LatentKDEState;
   /** The transformation classifier's settings, when the model has one. */
@@ -122,7 +125,12 @@ export function validateManifest(raw: unknown, where = 'manifest'): ModelManifes
   int('preprocessing.width', pre.width);
   oneOf('preprocessing.channels', pre.channels, [1, 3]);
   oneOf('preprocessing.resize', pre.resize, ['stretch', 'crop']);
-  if (pre.height !== arch.height || pre.width !== arch.width || pre.channels !== arch.channels) {
+  if (m.tiles !== undefined) {
+    const t = obj('tiles', m.tiles);
+    try { checkTileSpec(t as unknown as TileSpec, 'tiles'); } catch (e) { fail('tiles', (e as Error).message.replace(/^tiles: /, 'valid: '), t); }
+    if (t.size !== arch.height || t.size !== arch.width) fail('tiles.size', `the architecture's size (${arch.height}x${arch.width})`, t.size);
+    if (pre.channels !== arch.channels) fail('preprocessing.channels', `the architecture's (${arch.channels})`, pre.channels);
+  } else if (pre.height !== arch.height || pre.width !== arch.width || pre.channels !== arch.channels) {
     fail('preprocessing', `the architecture's size (${arch.height}x${arch.width}x${arch.channels})`, pre);
   }
 

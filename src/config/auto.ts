@@ -16,6 +16,7 @@
  */
 import type { LossName } from '../train/losses.js';
 import type { Fusion } from '../postprocess/postprocessor.js';
+import type { TileSpec } from '../models/tile-spec.js';
 
 /** The longest side the automatic input size goes up to: larger images are shrunk to it. */
 export const AUTO_MAX_SIDE = 256;
@@ -26,6 +27,17 @@ export const AUTO_MIN_STEPS = 600;
 /** Epochs a default training of small images (at most SMALL_SIDE px) makes at least. */
 export const AUTO_SMALL_EPOCHS = 30;
 const SMALL_SIDE = 64;
+/**
+ * A tiled model (asked for with `tiles`) learns tiles of TILE_SIDE px of the images at their own
+ * resolution (up to TILED_MAX_SIDE px) instead of the whole image shrunk to at most 256 px: the
+ * defects of circuit boards and metal plates are a few pixels wide and vanish when the image is
+ * shrunk (docs/BENCHMARKS.md). Not the default: it trains about five times longer on a CPU.
+ */
+export const TILE_SIDE = 32;
+export const TILED_MAX_SIDE = 1024;
+/** Optimizer steps of a tiled training, and the tiles in each step. */
+export const TILE_STEPS = 3000;
+export const TILES_PER_STEP = 256;
 /** From this side on, the default loss adds SSIM (its 11-px window needs images several windows wide). */
 const SSIM_LOSS_SIDE = 48;
 
@@ -45,7 +57,12 @@ export interface UserChoices {
   epochs?: number;
   loss?: LossName;
   fusion?: Fusion;
+  /** false: whole images even when they are large; an object: tiles with these settings. */
+  tiles?: boolean | Partial<TileSpec>;
 }
+
+/** The tiles of a tiled model, and how many a training step draws. */
+export type TileSettings = TileSpec & { perStep: number };
 
 export interface AutoSettings {
   size: [number, number];
@@ -56,6 +73,8 @@ export interface AutoSettings {
   loss: LossName;
   /** How `combined` fuses its scores. */
   fusion: Fusion;
+  /** Set when the model learns tiles of the images at `size` (src/models/tiled.ts). */
+  tiles?: TileSettings;
   /** One line per value the rules chose (values the user gave are not listed). */
   reasons: string[];
 }
@@ -85,7 +104,47 @@ export function autoEpochs(side: number, count: number, batchSize: number): numb
   return side <= SMALL_SIDE ? Math.max(AUTO_SMALL_EPOCHS, forSteps) : forSteps;
 }
 
+/** The working size of a tiled model: the images' own, shrunk to at most TILED_MAX_SIDE, even. */
+function tiledSize(height: number, width: number): [number, number] {
+  const f = Math.min(1, TILED_MAX_SIDE / Math.max(height, width));
+  const even = (v: number) => Math.max(TILE_SIDE, Math.round(v * f / 2) * 2);
+  return [even(height), even(width)];
+}
+
+/** Whether the images are larger than the whole-image input, so that shrinking them loses detail. */
+function isLarge(facts: ImageFacts): boolean {
+  return !facts.fixedSize && !!facts.height && !!facts.width && Math.min(facts.height, facts.width) > AUTO_MAX_SIDE;
+}
+
+function tiledSettings(facts: ImageFacts, user: UserChoices): AutoSettings {
+  const reasons: string[] = [];
+  const t = typeof user.tiles === 'object' ? user.tiles : {};
+  let size: [number, number];
+  if (user.size !== undefined) size = typeof user.size === 'number' ? [user.size, user.size] : user.size;
+  else if (facts.height && facts.width) {
+    size = tiledSize(facts.height, facts.width);
+    reasons.push(`input ${size[1]}x${size[0]}: the images are ${facts.width}x${facts.height}${size[0] !== facts.height || size[1] !== facts.width ? `, shrunk to at most ${TILED_MAX_SIDE} px` : ''}, kept at their own detail`);
+  } else size = [AUTO_FALLBACK_SIDE * 4, AUTO_FALLBACK_SIDE * 4];
+  const tileSide = t.size ?? TILE_SIDE;
+  const tiles: TileSettings = { size: tileSide, stride: t.stride ?? tileSide / 2, sigma: t.sigma ?? tileSide / 4, perStep: TILES_PER_STEP };
+  if (Math.min(...size) < tiles.size) throw new RangeError(`tiles of ${tiles.size} px do not fit an input of ${size[1]}x${size[0]}`);
+  if (t.size === undefined) reasons.push(`tiles of ${tiles.size} px, ${tiles.perStep} per step, scored every ${tiles.stride} px by the peak of the error map`);
+  const count = Math.max(1, facts.count);
+  const batchSize = user.batchSize ?? Math.max(1, Math.min(8, floorPow2(count / 4)));
+  if (user.batchSize === undefined) reasons.push(`batch ${batchSize} images: ${tiles.perStep} tiles are drawn from them per step`);
+  const perEpoch = Math.ceil(count / batchSize);
+  const epochs = user.epochs ?? Math.max(1, Math.ceil(TILE_STEPS / perEpoch));
+  const steps = epochs * perEpoch;
+  if (user.epochs === undefined) reasons.push(`${epochs} epochs (${steps} steps): at least ${TILE_STEPS} steps for a tiled model`);
+  const loss = user.loss ?? 'mse+ssim';
+  if (user.loss === undefined) reasons.push('loss mse+ssim: tiled model');
+  const fusion = user.fusion ?? 'max';
+  if (user.fusion === undefined) reasons.push('fusion max: tiled model');
+  return { size, batchSize, epochs, steps, loss, fusion, tiles, reasons };
+}
+
 export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSettings {
+  if (user.tiles) return tiledSettings(facts, user);
   const reasons: string[] = [];
   let size: [number, number];
   if (user.size !== undefined) {
@@ -97,7 +156,7 @@ export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSet
     const side = autoSide(facts.height, facts.width);
     size = [side, side];
     reasons.push(facts.height && facts.width
-      ? `input ${side}x${side}: the images are ${facts.width}x${facts.height}${Math.min(facts.height, facts.width) > AUTO_MAX_SIDE ? `, shrunk to at most ${AUTO_MAX_SIDE} px` : ''}`
+      ? `input ${side}x${side}: the images are ${facts.width}x${facts.height}${isLarge(facts) ? `, shrunk to at most ${AUTO_MAX_SIDE} px (tiles keep their detail: option tiles, --tiles)` : ''}`
       : `input ${side}x${side}: the image size could not be read`);
   }
   const side = Math.min(size[0], size[1]);

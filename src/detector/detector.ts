@@ -22,10 +22,11 @@ import type { Tensor } from '../engine/index.js';
 import { resolveDevice } from '../engine/index.js';
 import type { ImageSource, Preprocessing } from '../data/types.js';
 import { ConvAutoencoder, type Architecture } from '../models/autoencoder.js';
+import type { TileSpec } from '../models/tile-spec.js';
 import { AdversarialAutoencoder, type AaeJSON } from '../models/aae.js';
 import { planBatches, type BatchPlan } from '../train/batches.js';
 import { tensorsUnder } from '../train/autoencoder-task.js';
-import { scoreBatchStream, scoreBatches, type RawScores } from '../scoring/reconstruction.js';
+import { scoreBatchStream, scoreBatches, type RawScores, type Reconstructor } from '../scoring/reconstruction.js';
 import { LatentKDE } from '../scoring/kde.js';
 import { fitThreshold, type ThresholdSpec } from '../scoring/threshold.js';
 import { evaluate as evaluateScores, pixelAuroc, type EvaluationSummary } from '../eval/metrics.js';
@@ -38,12 +39,14 @@ import type { MapKind } from '../scoring/reconstruction.js';
 import { overlap } from '../data/fingerprint.js';
 import { inspectImages, type Inspection, type InspectOptions } from '../scoring/inspect.js';
 import { resolveImages } from './input.js';
-import { fitDetector, trainingSplit, calibrate, withDensity, withoutRejected, reconKind, type DetectorParts, type DetectorState, type TrainingInfo } from './fit.js';
+import { fitDetector, trainingSplit, calibrate, withDensity, withoutRejected, reconKind, scorerFor, type DetectorParts, type DetectorState, type TrainingInfo } from './fit.js';
 import { buildTransformNet, disposeTransform, resolveTransformOptions, scorerOf, trainTransformNet, type TransformParts } from './transforms.js';
 import type { DetectorInput, DetectorOptions, ImageScore, Prediction, ResolvedTransformOptions, ScoreOptions, TransformOptions } from './options.js';
 
 export class Detector {
   private readonly model: ConvAutoencoder;
+  /** What scores images: the model, or its tiled wrapper for a model of tiles. */
+  private readonly scorer: Reconstructor;
   private readonly kde: LatentKDE;
   private post: PostProcessor;
   private readonly state: DetectorState;
@@ -55,6 +58,7 @@ export class Detector {
 
   private constructor(p: DetectorParts) {
     this.model = p.model;
+    this.scorer = scorerFor(p.model, p.state.tiles);
     this.kde = p.kde;
     this.post = p.post;
     this.state = p.state;
@@ -70,6 +74,8 @@ export class Detector {
   get modelKind(): 'ae' | 'aae' { return this.aae ? 'aae' : 'ae'; }
 
   get preprocessing(): Preprocessing { return this.state.preprocessing; }
+  /** The tiles of a model of tiles (src/models/tiled.ts), else undefined. */
+  get tiles(): TileSpec | undefined { return this.state.tiles; }
   get architecture(): Architecture { return this.state.architecture; }
   get thresholds(): ScoreRecord<ThresholdSpec> { return this.post.thresholds; }
   get scoreKind(): ScoreKind { return this.post.scoreKind; }
@@ -98,6 +104,7 @@ export class Detector {
   ): Promise<Detector> {
     const t = this.state.training;
     if (this.transform) throw new Error('withTransforms: this detector already has the transformation classifier');
+    if (this.state.tiles) throw new Error('withTransforms: the transformation classifier needs a whole-image model; this one learned tiles (train with tiles: false)');
     if (t?.seed === undefined || t.valFraction === undefined || !t.threshold) {
       throw new Error('withTransforms: this model was saved by an earlier vigil, without its training split; train it again');
     }
@@ -224,11 +231,12 @@ export class Detector {
   private async *scoredBatches(source: ImageSource, indices: number[], options: ScoreOptions): AsyncGenerator<{ results: ImageScore[]; masks?: (Float32Array | undefined)[] }> {
     const kind = this.resolveKind(options.score);
     const plan = await planBatches({
-      source, indices, preprocessing: this.state.preprocessing, batchSize: options.batchSize ?? 256, device: this.device, seed: 0,
+      // a batch of large tiled images holds thousands of tiles
+      source, indices, preprocessing: this.state.preprocessing, batchSize: options.batchSize ?? (this.state.tiles ? 8 : 256), device: this.device, seed: 0,
       strict: options.strict, onWarning: options.onWarning ?? (() => {}),
     });
     try {
-      const batches = scoreBatchStream(this.model, plan, { maps: options.maps || undefined, onBatch: options.onProgress, transform: scorerOf(this.transform), signal: options.signal });
+      const batches = scoreBatchStream(this.scorer, plan, { maps: options.maps || undefined, onBatch: options.onProgress, transform: scorerOf(this.transform), signal: options.signal });
       for await (const b of batches) {
         const s = this.post.scores(withDensity(b, this.kde));
         const results = b.indices.map((idx, i): ImageScore => {
@@ -303,6 +311,7 @@ export class Detector {
       loss: this.state.loss,
       architecture: this.state.architecture,
       preprocessing: this.state.preprocessing,
+      ...(this.state.tiles ? { tiles: this.state.tiles } : {}),
       ...this.post.toState(),
       density: kdeState.json,
       ...(this.state.transforms ? { transforms: this.state.transforms } : {}),
@@ -335,6 +344,7 @@ export class Detector {
       const kde = LatentKDE.fromState(m.density, tensors, device);
       const state: DetectorState = {
         preprocessing: m.preprocessing, loss: m.loss, architecture, training: m.training as TrainingInfo | undefined,
+        ...(m.tiles !== undefined ? { tiles: m.tiles } : {}),
         ...(m.transforms !== undefined ? { transforms: m.transforms as ResolvedTransformOptions } : {}),
       };
       return new Detector({ model, kde, post, state, device, aae, transform });
@@ -348,7 +358,7 @@ export class Detector {
   /** Per image: the preprocessed input, its reconstruction, error map and latent code (for reports; src/scoring/inspect.ts). */
   async inspect(input: DetectorInput, options: InspectOptions & { normalClass?: string | string[] } = {}): Promise<Inspection[]> {
     const source = await resolveImages(input, { normalClass: options.normalClass, strict: options.strict, split: 'test', onWarning: options.onWarning });
-    return inspectImages(this.model, source, { preprocessing: this.state.preprocessing, device: this.device }, options);
+    return inspectImages(this.scorer, source, { preprocessing: this.state.preprocessing, device: this.device }, { ...options, batchSize: options.batchSize ?? (this.state.tiles ? 8 : undefined) });
   }
 
   /** Frees the native memory held by the model. */

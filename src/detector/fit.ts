@@ -14,7 +14,9 @@ import { ConvAutoencoder, defaultArchitecture, type Architecture } from '../mode
 import { AdversarialAutoencoder, aaeTrainingConfig } from '../models/aae.js';
 import { planBatches, type BatchPlan } from '../train/batches.js';
 import { runTraining, type TrainingSummary } from '../train/trainer.js';
-import { AutoencoderTask } from '../train/autoencoder-task.js';
+import { AutoencoderTask, TiledAutoencoderTask } from '../train/autoencoder-task.js';
+import { TiledAutoencoder, type TileSpec } from '../models/tiled.js';
+import type { Reconstructor } from '../scoring/reconstruction.js';
 import { AaeTask } from '../train/aae-task.js';
 import type { LossName } from '../train/losses.js';
 import { scoreBatches, type RawScores } from '../scoring/reconstruction.js';
@@ -44,8 +46,15 @@ export interface DetectorState {
   preprocessing: Preprocessing;
   loss: LossName;
   architecture: Architecture;
+  /** Set for a model of tiles (src/models/tiled.ts); the architecture is then the tile's size. */
+  tiles?: TileSpec;
   transforms?: ResolvedTransformOptions;
   training?: TrainingInfo;
+}
+
+/** What scores images for a model: itself, or its tiled wrapper. */
+export function scorerFor(model: ConvAutoencoder, tiles: TileSpec | undefined): Reconstructor {
+  return tiles ? new TiledAutoencoder(model, tiles) : model;
 }
 
 /** The parts of a fitted detector; the Detector owns them. */
@@ -73,8 +82,9 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   if (o.model !== undefined && o.model !== 'ae' && o.model !== 'aae') throw new Error(`unknown model '${o.model as string}' (use ae or aae)`);
   if (o.model === 'aae') aaeTrainingConfig(o.aae); // bad settings fail before any data is read
   const transformOpts = o.transforms ? resolveTransformOptions(o.transforms === true ? {} : o.transforms) : undefined;
-  const combine = o.combine ?? defaultCombine(!!transformOpts);
-  checkCombine(combine, !!transformOpts);
+  // tiles need the plain autoencoder: the robust AAE and the classifier see whole images
+  if (o.tiles && (o.model === 'aae' || transformOpts)) throw new Error(`tiles work with the plain autoencoder only, not with ${o.model === 'aae' ? "model 'aae'" : 'transforms'}`);
+  if (o.combine !== undefined) checkCombine(o.combine, !!transformOpts);
   if (o.fusion !== undefined) checkFusion(o.fusion); // before any data is read
   if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
   signal?.throwIfAborted();
@@ -89,11 +99,17 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   // the images (size, batch, training length, loss, fusion) come from src/config/auto.ts.
   const auto = autoSettings(
     { height: native?.height, width: native?.width, count: train.length, fixedSize: !!source.nativeSize },
-    { size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss, fusion: o.fusion },
+    { size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss, fusion: o.fusion, tiles: o.tiles },
   );
   const [height, width] = auto.size;
   const preprocessing: Preprocessing = { height, width, channels: o.channels ?? native?.channels ?? 3, resize: o.resize ?? 'stretch' };
-  const architecture = defaultArchitecture({ height, width, channels: preprocessing.channels }, o.architecture);
+  const tiles: TileSpec | undefined = auto.tiles ? { size: auto.tiles.size, stride: auto.tiles.stride, sigma: auto.tiles.sigma } : undefined;
+  // a tiled model's network is the size of a tile; the images keep their working size
+  const netSize = tiles ? { height: tiles.size, width: tiles.size } : { height, width };
+  const architecture = defaultArchitecture({ ...netSize, channels: preprocessing.channels }, o.architecture);
+  // a tiled model's image scores are error peaks, and its mean code says little: the errors are fused
+  const combine = o.combine ?? (tiles ? ['mse', 'ssim'] as BaseScore[] : defaultCombine(!!transformOpts));
+  checkCombine(combine, !!transformOpts);
   const batchSize = auto.batchSize;
   const epochs = auto.epochs;
   const lr = o.lr ?? 1e-3;
@@ -105,7 +121,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   o.onSettings?.(auto);
 
   const planFor = (idx: number[], augment?: AugmentOptions) =>
-    planBatches({ source, indices: idx, preprocessing, batchSize, device, seed, augment, strict: o.strict, onWarning: warn });
+    planBatches({ source, indices: idx, preprocessing, batchSize, device, seed, augment, strict: o.strict, onWarning: warn, cache: !!tiles });
   let trainPlan: BatchPlan | undefined, valPlan: BatchPlan | undefined;
   let aae: AdversarialAutoencoder | undefined, model: ConvAutoencoder | undefined;
   let transform: TransformParts | undefined, kde: LatentKDE | undefined;
@@ -117,7 +133,8 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
     const optOptions = { optimizer: o.optimizer ?? 'adam', lr, weightDecay: o.weightDecay ?? (o.optimizer === 'adamw' ? 0.01 : 0) } as const;
     const task = aae
       ? new AaeTask(aae, loss, optOptions, trainPlan, o.aae)
-      : new AutoencoderTask(model, loss, optOptions);
+      : tiles ? new TiledAutoencoderTask(model, loss, optOptions, tiles.size, auto.tiles!.perStep, seed) : new AutoencoderTask(model, loss, optOptions);
+    const scorer = scorerFor(model, tiles);
     const schedule = makeSchedule(lr, o.schedule === 'constant' ? { kind: 'constant' } : o.schedule === 'step' ? { kind: 'step', every: Math.max(1, Math.round(epochs / 3)), gamma: 0.1 } : { kind: 'cosine', epochs });
     let summary: TrainingSummary;
     let rejected: number[] = [];
@@ -127,7 +144,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
         epochs, schedule, train: trainPlan, val: valPlan, patience: o.patience, checkpointDir: o.checkpointDir, resume: o.resume,
         seed, progress: o.progress, onEpochEnd: o.onEpochEnd, signal,
         // what --resume compares with the checkpoint's
-        settings: { model: o.model ?? 'ae', aae: o.aae, loss, epochs, batchSize, ...optOptions, schedule: o.schedule ?? 'cosine', architecture, preprocessing, augment: o.augment, seed, valFraction, trainImages: train.length, validationImages: val.length },
+        settings: { model: o.model ?? 'ae', aae: o.aae, loss, epochs, batchSize, ...optOptions, schedule: o.schedule ?? 'cosine', architecture, preprocessing, tiles, augment: o.augment, seed, valFraction, trainImages: train.length, validationImages: val.length },
       });
       if (task instanceof AaeTask) {
         rejected = task.rejectedIndices();
@@ -149,13 +166,13 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
     const byContamination = threshold.method === 'contamination';
     // the training images' own scores matter to a contamination threshold only; the classifier's
     // costs a forward per transformation, so it is skipped when nothing reads it
-    const trainScores = await scoreBatches(model, trainPlan, { transform: byContamination ? scorerOf(transform) : undefined, signal });
+    const trainScores = await scoreBatches(scorer, trainPlan, { transform: byContamination ? scorerOf(transform) : undefined, signal });
     kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
     kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
-    const post = await calibrate({ model, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine, fusion, threshold, score, recon: reconKind(loss), signal });
-    const facts = await reportFacts(model, valPlan, input); // the report's error colour scale (src/scoring/report-facts.ts)
+    const post = await calibrate({ model: scorer, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine, fusion, threshold, score, recon: reconKind(loss), signal });
+    const facts = await reportFacts(scorer, valPlan, input); // the report's error colour scale (src/scoring/report-facts.ts)
     const state: DetectorState = {
-      preprocessing, loss, architecture,
+      preprocessing, loss, architecture, ...(tiles ? { tiles } : {}),
       ...(transformOpts ? { transforms: transformOpts } : {}),
       training: {
         ...summary, items: trainPlan.usableCount, validationItems: val === train ? 0 : valPlan.usableCount, device, engine: `libtorch ${engineInfo().torch}`,
@@ -214,7 +231,7 @@ export function trainingSplit(
  * threshold reads the training images' scores, `train`, instead).
  */
 export async function calibrate(c: {
-  model: ConvAutoencoder; kde: LatentKDE; transform?: TransformParts; valPlan: BatchPlan; train?: RawScores;
+  model: Reconstructor; kde: LatentKDE; transform?: TransformParts; valPlan: BatchPlan; train?: RawScores;
   combine: BaseScore[]; fusion?: Fusion; threshold: ThresholdOption; score: ScoreKind; recon: 'mse' | 'ssim'; signal?: AbortSignalLike;
 }): Promise<PostProcessor> {
   const validation = withDensity(await scoreBatches(c.model, c.valPlan, { transform: scorerOf(c.transform), signal: c.signal }), c.kde);

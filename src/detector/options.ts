@@ -7,6 +7,7 @@ import type { AbortSignalLike } from '../util/abort.js';
 import type { ImageSource } from '../data/types.js';
 import type { AugmentOptions } from '../data/augment.js';
 import type { Architecture } from '../models/autoencoder.js';
+import type { TileSpec } from '../models/tile-spec.js';
 import type { AaeOptions, RejectBy } from '../models/aae.js';
 import type { TransformSetOptions } from '../models/transform-net.js';
 import type { LossName } from '../train/losses.js';
@@ -96,6 +97,12 @@ export interface DetectorOptions {
   combine?: BaseScore[];
   /** How 'combined' fuses their z-scores: 'mean' (default) or 'max' (src/postprocess/postprocessor.ts says when it helps). */
   fusion?: Fusion;
+  /**
+   * Learn tiles of the images at their own resolution (up to 1024 px) instead of the whole image
+   * shrunk to at most 256 px (src/models/tiled.ts): `true`, or tile settings (size, default 32;
+   * stride, default half the size; sigma of the error map's blur, default a quarter). Default off.
+   */
+  tiles?: boolean | Partial<TileSpec>;
   /** Also train the transformation classifier and fuse its score (see TransformOptions). Default off. */
   transforms?: boolean | TransformOptions;
   /** How the threshold is chosen. Default 95% quantile of normal validation scores. */

@@ -223,6 +223,14 @@ export function pad(a: Tensor, padding: number[], value = 0): Tensor { return t1
 /** Reflection padding of the last two dims: pad = [left, right, top, bottom], each smaller than its dim. */
 export function reflectionPad2d(a: Tensor, padding: [number, number, number, number]): Tensor { return t1('reflection_pad2d', '', [a, padding]); }
 /** Reverses the order of elements along the given dims. */
+/** Sliding blocks of the last two dims (torch's F.unfold): [N, C, H, W] -> [N, C*kh*kw, L]. */
+export function im2col(x: Tensor, kernel: [number, number], stride: [number, number], padding: [number, number] = [0, 0], dilation: [number, number] = [1, 1]): Tensor {
+  return t1('im2col', '', [x, kernel, dilation, padding, stride]);
+}
+/** The inverse of im2col, summing where blocks overlap (torch's F.fold): [N, C*kh*kw, L] -> [N, C, H, W]. */
+export function col2im(cols: Tensor, size: [number, number], kernel: [number, number], stride: [number, number], padding: [number, number] = [0, 0], dilation: [number, number] = [1, 1]): Tensor {
+  return t1('col2im', '', [cols, size, kernel, dilation, padding, stride]);
+}
 export function flip(a: Tensor, dims: number[]): Tensor { return t1('flip', '', [a, dims]); }
 /** Rotates by k * 90 degrees in the plane of dims (default the last two: [.., H, W]), from the first towards the second. */
 export function rot90(a: Tensor, k = 1, dims: [number, number] = [-2, -1]): Tensor { return t1('rot90', '', [a, k, dims]); }

@@ -7,11 +7,40 @@ import { ops, tidy, noGrad, type Tensor } from '../engine/index.js';
 import type { BatchPlan } from '../train/batches.js';
 import { ssimMap, ssimPerImage } from './ssim.js';
 
-/** Anything with an encoder and a decoder. */
+/**
+ * Anything with an encoder and a decoder. A model that reconstructs otherwise (tile by tile,
+ * src/models/tiled.ts) gives `reconstruct`; one whose image scores are the peak of the blurred
+ * error map rather than its mean gives `peakSigma`.
+ */
 export interface Reconstructor {
   encode(x: Tensor): Tensor;
   decode(z: Tensor): Tensor;
   eval(): unknown;
+  /** Reconstructions and codes, and `tileMaps`' maps [N, 1, H, W] taken on the model's own pieces (tiles) and put together. */
+  reconstruct?(x: Tensor, tileMaps?: (recon: Tensor, target: Tensor) => Tensor[]): { recon: Tensor; code: Tensor; maps: Tensor[] };
+  readonly peakSigma?: number;
+}
+
+/** Per image, the largest value of a [N, 1, H, W] map blurred by a Gaussian of `sigma` px (separable, reflected edges). */
+export function blurredPeak(map: Tensor, sigma: number): Tensor {
+  return tidy(() => {
+    const [n, , h, w] = map.shape as [number, number, number, number];
+    let k = Math.max(3, Math.round(sigma * 4) | 1);
+    // the kernel's radius must stay below the map's side for the reflection
+    while ((k >> 1) >= Math.min(h, w)) k -= 2;
+    const r = k >> 1;
+    const g = Array.from({ length: k }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+    const total = g.reduce((a, b) => a + b, 0);
+    const taps = Float32Array.from(g, (v) => v / total);
+    let m = map;
+    if (r > 0) {
+      const row = ops.tensor(taps, [1, 1, 1, k], { device: map.device });
+      const col = ops.tensor(taps, [1, 1, k, 1], { device: map.device });
+      m = ops.conv2d(ops.reflectionPad2d(m, [r, r, 0, 0]), row);
+      m = ops.conv2d(ops.reflectionPad2d(m, [0, 0, r, r]), col);
+    }
+    return ops.maxDim(ops.reshape(m, [n, -1]), 1)[0];
+  });
 }
 
 export type MapKind = 'mse' | 'ssim';
@@ -37,13 +66,27 @@ export interface BatchScores { mse: Float32Array; ssim: Float32Array; codes: Flo
 /** Scores one batch tensor. */
 export function scoreTensor(model: Reconstructor, x: Tensor, opts: { maps?: MapKind; recon?: boolean } = {}): BatchScores {
   return noGrad(() => tidy(() => {
-    const code = model.encode(x);
-    const recon = model.decode(code);
-    const mse = ops.mean(ops.flatten(ops.mseLoss(recon, x, 'none'), 1), 1);
-    const ssim = ops.rsub(ssimPerImage(recon, x), 1);
+    const mseOf = (r: Tensor, t: Tensor) => ops.mean(ops.mseLoss(r, t, 'none'), 1, true);
+    const ssimErrOf = (r: Tensor, t: Tensor) => ops.rsub(ops.mean(ssimMap(r, t, { padding: 'same' }), 1, true), 1);
+    const errorMaps = (r: Tensor, t: Tensor) => [mseOf(r, t), ssimErrOf(r, t)];
+    let code: Tensor, recon: Tensor, own: Tensor[] = [];
+    // a tiled model's errors are taken per tile (src/models/tiled.ts says why)
+    if (model.reconstruct) ({ code, recon, maps: own } = model.reconstruct(x, errorMaps));
+    else { code = model.encode(x); recon = model.decode(code); }
+    let mse: Tensor, ssim: Tensor;
+    const mseMap = () => own[0] ?? mseOf(recon, x);
+    const ssimErrMap = () => own[1] ?? ssimErrOf(recon, x);
+    if (model.peakSigma !== undefined) {
+      // a defect of a few pixels in a large image barely moves the mean error; its peak stands out
+      mse = blurredPeak(mseMap(), model.peakSigma);
+      ssim = blurredPeak(ssimErrMap(), model.peakSigma);
+    } else {
+      mse = ops.mean(ops.flatten(ops.mseLoss(recon, x, 'none'), 1), 1);
+      ssim = ops.rsub(ssimPerImage(recon, x), 1);
+    }
     const out: BatchScores = { mse: mse.toFloat32(), ssim: ssim.toFloat32(), codes: code.toFloat32() };
-    if (opts.maps === 'mse') out.maps = ops.mean(ops.mseLoss(recon, x, 'none'), 1).toFloat32();
-    if (opts.maps === 'ssim') out.maps = ops.rsub(ops.mean(ssimMap(recon, x, { padding: 'same' }), 1), 1).toFloat32();
+    if (opts.maps === 'mse') out.maps = mseMap().toFloat32();
+    if (opts.maps === 'ssim') out.maps = ssimErrMap().toFloat32();
     if (opts.recon) out.recon = recon.toFloat32();
     return out;
   }));

@@ -1,6 +1,8 @@
 /** The plain autoencoder's training step: reconstruct, per-image loss, mean, Adam(W). */
 import { ops, tidy, noGrad, Adam, AdamW, type Optimizer, type Tensor } from '../engine/index.js';
 import type { ConvAutoencoder } from '../models/autoencoder.js';
+import { randomTiles } from '../models/tiled.js';
+import { createRng, type Rng } from '../data/random.js';
 import type { Module } from '../engine/nn/module.js';
 import { perImageLoss, type LossName } from './losses.js';
 import type { TrainingTask } from './trainer.js';
@@ -91,5 +93,21 @@ export class AutoencoderTask extends SingleModelTask<ConvAutoencoder> {
   }
   protected loss(x: Tensor): Tensor {
     return ops.mean(perImageLoss(this.lossName, this.model.forward(x), x));
+  }
+}
+
+/**
+ * The tiled autoencoder's training step (src/models/tiled.ts): the batch holds whole images; the
+ * loss is taken on `tilesPerStep` random tiles of them, so each step sees many places of many images.
+ */
+export class TiledAutoencoderTask extends SingleModelTask<ConvAutoencoder> {
+  private readonly rng: Rng;
+  constructor(model: ConvAutoencoder, readonly lossName: LossName, opt: OptimizerOptions, readonly tile: number, readonly tilesPerStep: number, seed: number) {
+    super(model, opt);
+    this.rng = createRng(seed + 0x7117);
+  }
+  protected loss(x: Tensor): Tensor {
+    const tiles = randomTiles(x, this.tile, this.tilesPerStep, this.rng);
+    return ops.mean(perImageLoss(this.lossName, this.model.forward(tiles), tiles));
   }
 }

@@ -48,6 +48,11 @@ export interface PlanOptions {
   onWarning?: (m: string) => void;
   /** Largest in-memory dataset to keep on the device, in bytes (uint8). Default 1 GiB. */
   cacheLimit?: number;
+  /**
+   * Decode a file source once and keep it on the device as uint8 too (within cacheLimit), as
+   * in-memory data is: for trainings of many epochs over few large images (tiled models).
+   */
+  cache?: boolean;
 }
 
 function isInMemory(source: ImageSource): boolean {
@@ -61,7 +66,7 @@ function hasAugment(a?: AugmentOptions): boolean {
 export async function planBatches(o: PlanOptions): Promise<BatchPlan> {
   const pre = o.preprocessing;
   const plane = pre.channels * pre.height * pre.width;
-  if (isInMemory(o.source) && !hasAugment(o.augment) && o.indices.length * plane <= (o.cacheLimit ?? 2 ** 30)) {
+  if ((isInMemory(o.source) || o.cache) && !hasAugment(o.augment) && o.indices.length * plane <= (o.cacheLimit ?? 2 ** 30)) {
     return cachedPlan(o, plane);
   }
   return streamingPlan(o);

@@ -17,7 +17,7 @@ const command: Command = {
       json: { type: 'boolean', help: 'Print the full report as JSON' },
       out: { type: 'string', alias: 'o', help: 'Also write the JSON report to this file', value: 'file' },
       report: { type: 'string', help: 'Also write the offline HTML report (as vigil report) to this file', value: 'file' },
-      'batch-size': { type: 'integer', help: 'Images per batch', default: 256, value: 'n', min: 1 },
+      'batch-size': { type: 'integer', help: 'Images per batch (default 256; 8 for a model of tiles, whose images hold thousands of tiles)', value: 'n', min: 1 },
       ...deviceOption,
     },
     examples: [

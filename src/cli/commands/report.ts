@@ -14,7 +14,7 @@ const command: Command = {
       out: { type: 'string', alias: 'o', help: 'HTML file to write', default: 'report.html', value: 'file' },
       'train-data': { type: 'string', help: "The model's training images, when they moved since training (for the normal validation images and the rejected images)", value: 'path' },
       title: { type: 'string', help: 'Report title (default: vigil report: <model>)', value: 'text' },
-      'batch-size': { type: 'number', help: 'Images per batch', default: 256, value: 'n' },
+      'batch-size': { type: 'number', help: 'Images per batch (default 256; 8 for a model of tiles)', value: 'n' },
       ...dataOptions,
       ...deviceOption,
     },

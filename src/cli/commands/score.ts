@@ -44,7 +44,7 @@ const command: Command = {
       maps: { type: 'string', help: "Also write per-pixel error maps (PNG) into this folder, coloured on the model's own normal error scale (legend.svg)", value: 'dir' },
       'map-kind': { type: 'string', help: 'Error map', choices: ['mse', 'ssim'], default: 'mse' },
       'maps-style': { type: 'string', help: 'Error maps blended over the image, or the bare map', choices: ['overlay', 'bare'], default: 'overlay' },
-      'batch-size': { type: 'integer', help: 'Images per batch', default: 256, value: 'n', min: 1 },
+      'batch-size': { type: 'integer', help: 'Images per batch (default 256; 8 for a model of tiles, whose images hold thousands of tiles)', value: 'n', min: 1 },
       quiet: { type: 'boolean', alias: 'q', help: 'No progress line and no summary on stderr' },
       ...dataOptions,
       ...deviceOption,
