@@ -31,7 +31,7 @@ const SMALL_SIDE = 64;
  * A tiled model (asked for with `tiles`) learns tiles of TILE_SIDE px of the images at their own
  * resolution (up to TILED_MAX_SIDE px) instead of the whole image shrunk to at most 256 px: the
  * defects of circuit boards and metal plates are a few pixels wide and vanish when the image is
- * shrunk (docs/BENCHMARKS.md). Not the default: it trains about five times longer on a CPU.
+ * shrunk (docs/BENCHMARKS.md). Not the default: it trains for about an hour on 2 CPU cores.
  */
 export const TILE_SIDE = 32;
 export const TILED_MAX_SIDE = 1024;
@@ -107,7 +107,7 @@ export function autoEpochs(side: number, count: number, batchSize: number): numb
 /** The working size of a tiled model: the images' own, shrunk to at most TILED_MAX_SIDE, even. */
 function tiledSize(height: number, width: number): [number, number] {
   const f = Math.min(1, TILED_MAX_SIDE / Math.max(height, width));
-  const even = (v: number) => Math.max(TILE_SIDE, Math.round(v * f / 2) * 2);
+  const even = (v: number) => Math.max(8, Math.round(v * f / 2) * 2);
   return [even(height), even(width)];
 }
 
@@ -123,7 +123,8 @@ function tiledSettings(facts: ImageFacts, user: UserChoices): AutoSettings {
   if (user.size !== undefined) size = typeof user.size === 'number' ? [user.size, user.size] : user.size;
   else if (facts.height && facts.width) {
     size = tiledSize(facts.height, facts.width);
-    reasons.push(`input ${size[1]}x${size[0]}: the images are ${facts.width}x${facts.height}${size[0] !== facts.height || size[1] !== facts.width ? `, shrunk to at most ${TILED_MAX_SIDE} px` : ''}, kept at their own detail`);
+    const shrunk = Math.max(facts.height, facts.width) > TILED_MAX_SIDE;
+    reasons.push(`input ${size[1]}x${size[0]}: the images are ${facts.width}x${facts.height}${shrunk ? `, shrunk to at most ${TILED_MAX_SIDE} px` : ', kept at their own detail'}`);
   } else size = [AUTO_FALLBACK_SIDE * 4, AUTO_FALLBACK_SIDE * 4];
   const tileSide = t.size ?? TILE_SIDE;
   const tiles: TileSettings = { size: tileSide, stride: t.stride ?? tileSide / 2, sigma: t.sigma ?? tileSide / 4, perStep: TILES_PER_STEP };

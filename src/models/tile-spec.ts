@@ -9,10 +9,10 @@ export interface TileSpec {
   sigma: number;
 }
 
-export function checkTileSpec(t: TileSpec, where = 'tiles'): void {
+export function checkTileSpec(spec: TileSpec, where = 'tiles'): void {
   const bad = (why: string) => { throw new RangeError(`${where}: ${why}`); };
-  if (!Number.isInteger(t.size) || t.size < 8 || t.size > 1024) bad(`size must be an integer from 8 to 1024, got ${t.size}`);
-  if (!Number.isInteger(t.stride) || t.stride < 1 || t.stride > t.size) bad(`stride must be an integer from 1 to the size (${t.size}), got ${t.stride}`);
-  if (!(t.sigma > 0 && t.sigma <= 64)) bad(`sigma must be in (0, 64], got ${t.sigma}`);
+  if (!Number.isInteger(spec.size) || spec.size < 8 || spec.size > 1024) bad(`size must be an integer from 8 to 1024, got ${spec.size}`);
+  if (!Number.isInteger(spec.stride) || spec.stride < 1 || spec.stride > spec.size) bad(`stride must be an integer from 1 to the size (${spec.size}), got ${spec.stride}`);
+  if (!(spec.sigma > 0 && spec.sigma <= 64)) bad(`sigma must be in (0, 64], got ${spec.sigma}`);
 }
 

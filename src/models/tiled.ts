@@ -28,8 +28,8 @@ export { checkTileSpec, type TileSpec } from './tile-spec.js';
 const TILE_CHUNK = 2048;
 
 /** The padded side for which tiles of `size` at `stride` cover a side exactly. */
-function coveredSide(side: number, t: TileSpec): number {
-  return side <= t.size ? t.size : t.size + Math.ceil((side - t.size) / t.stride) * t.stride;
+function coveredSide(side: number, spec: TileSpec): number {
+  return side <= spec.size ? spec.size : spec.size + Math.ceil((side - spec.size) / spec.stride) * spec.stride;
 }
 
 export class TiledAutoencoder {

@@ -154,3 +154,20 @@ test('train --from adds the classifier to a trained model, whose autoencoder sco
   assert.match(other.stderr, /pass the input given to fit/);
   rmSync(root, { recursive: true, force: true });
 });
+
+test('train --tiles --tile-size learns tiles at the images\' own size; score and evaluate use them', async () => {
+  const root = tempDir();
+  const data = join(root, 'data');
+  await writeClassFolders(data, 30, 10);
+  const model = join(root, 'model');
+  const train = vigil('train', data, '--normal-class', 'normal', '--out', model, '--tiles', '--tile-size', '16', '--epochs', '2', '--filters', '8,16', '--latent', '8', '--device', 'cpu');
+  assert.equal(train.status, 0, train.stderr);
+  assert.match(train.stderr, /input 28x28: the images are 28x28, kept at their own detail/);
+  const manifest = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
+  assert.deepEqual(manifest.tiles, { size: 16, stride: 8, sigma: 4 });
+  assert.equal(manifest.architecture.height, 16);
+  const ev = vigil('evaluate', model, data, '--normal-class', 'normal', '--json');
+  assert.equal(ev.status, 0, ev.stderr);
+  assert.equal(JSON.parse(ev.stdout).images, 40);
+  rmSync(root, { recursive: true, force: true });
+});
