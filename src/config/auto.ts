@@ -31,7 +31,7 @@ const SMALL_SIDE = 64;
  * A tiled model (asked for with `tiles`) learns tiles of TILE_SIDE px of the images at their own
  * resolution (up to TILED_MAX_SIDE px) instead of the whole image shrunk to at most 256 px: the
  * defects of circuit boards and metal plates are a few pixels wide and vanish when the image is
- * shrunk (docs/BENCHMARKS.md). Not the default: it trains for about an hour on 2 CPU cores.
+ * shrunk (docs/BENCHMARKS.md). Not the default: it trains for about 30 minutes on 2 CPU cores.
  */
 export const TILE_SIDE = 32;
 export const TILED_MAX_SIDE = 1024;

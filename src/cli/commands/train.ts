@@ -31,7 +31,7 @@ const command: Command = {
       reject: { type: 'string', help: 'aae: fraction of training images left out of each epoch after the warm-up, or auto (default 0.05)', value: 'f|auto', validate: checkReject },
       'reject-by': { type: 'string', help: 'aae: rank images for rejection by the prior likelihood of their code, its rank average with the reconstruction error, or both with the distance to the nearest training codes (default)', choices: [...REJECT_BY], value: 'rank' },
       warmup: { type: 'integer', help: 'aae: epochs on every image before rejection starts (default 2)', value: 'n', min: 0 },
-      tiles: { type: 'boolean', help: 'Learn tiles of the images at their own resolution (up to 1024 px) instead of the whole image shrunk to at most 256 px: finds defects a few pixels wide in large images (boards, plates); about an hour on 2 CPU cores, under a minute on a GPU' },
+      tiles: { type: 'boolean', help: 'Learn tiles of the images at their own resolution (up to 1024 px) instead of the whole image shrunk to at most 256 px: finds defects a few pixels wide in large images (boards, plates); about 30 minutes on 2 CPU cores, under a minute on a GPU' },
       'tile-size': { type: 'integer', help: 'With --tiles: the side of the tiles (default 32)', value: 'px', min: 8, max: 1024 },
       arch: { type: 'string', help: 'Autoencoder layout: strided convs, or max pooling + upsampling', choices: ['strided', 'pooling'], default: 'strided' },
       filters: { type: 'list', help: 'Filters per encoder block, e.g. 32,64,128 (default: by size)', value: 'list', itemMin: 1 },
