@@ -73,12 +73,12 @@ export class TiledAutoencoder {
         recons.push(r);
         if (tileMaps) perTile.push(tileMaps(r, part));
       }
+      // how many tiles cover each pixel [1, 1, Hp, Wp]: the same for every channel and every map
+      const covered = ops.col2im(ops.ones([1, t * t, l], { device: x.device }), [hp, wp], k, step);
       // tiles [N*L, ch, T, T] back to images [N, ch, H, W], overlaps averaged
       const fold = (parts: Tensor[], ch: number) => {
         const cols = ops.contiguous(ops.permute(ops.reshape(ops.cat(parts, 0), [n, l, ch * t * t]), [0, 2, 1]));
-        const sum = ops.col2im(cols, [hp, wp], k, step);
-        const covered = ops.col2im(ops.ones([1, ch * t * t, l], { device: x.device }), [hp, wp], k, step);
-        const img = ops.div(sum, covered);
+        const img = ops.div(ops.col2im(cols, [hp, wp], k, step), covered);
         return ops.contiguous(hp > h || wp > w ? ops.slice(ops.slice(img, 2, 0, h), 3, 0, w) : img);
       };
       const code = ops.mean(ops.reshape(ops.cat(codes, 0), [n, l, -1]), 1);
