@@ -15,7 +15,7 @@ import { AdversarialAutoencoder, aaeTrainingConfig } from '../models/aae.js';
 import { planBatches, type BatchPlan } from '../train/batches.js';
 import { runTraining, type TrainingSummary } from '../train/trainer.js';
 import { AutoencoderTask, TiledAutoencoderTask } from '../train/autoencoder-task.js';
-import { TiledAutoencoder, type TileSpec } from '../models/tiled.js';
+import { TiledAutoencoder, checkTileSpec, type TileSpec } from '../models/tiled.js';
 import type { Reconstructor } from '../scoring/reconstruction.js';
 import { AaeTask } from '../train/aae-task.js';
 import type { LossName } from '../train/losses.js';
@@ -104,6 +104,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   const [height, width] = auto.size;
   const preprocessing: Preprocessing = { height, width, channels: o.channels ?? native?.channels ?? 3, resize: o.resize ?? 'stretch' };
   const tiles: TileSpec | undefined = auto.tiles ? { size: auto.tiles.size, stride: auto.tiles.stride, sigma: auto.tiles.sigma } : undefined;
+  if (tiles) checkTileSpec(tiles); // before the images are decoded
   // a tiled model's network is the size of a tile; the images keep their working size
   const netSize = tiles ? { height: tiles.size, width: tiles.size } : { height, width };
   const architecture = defaultArchitecture({ ...netSize, channels: preprocessing.channels }, o.architecture);
