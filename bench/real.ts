@@ -4,7 +4,7 @@
  * input size, decoded by vigil's own preprocessing), in the same run.
  *
  *   node dist/bench/real.js [--data ../shared/data] [--sets mpdd,pcb,intel,malaria] [--seeds 3]
- *       [--configs default,best,mean] [--device cpu|cuda] [--quick] [--no-torch] [--python python3] [--json out.json]
+ *       [--configs default,best,mean,tiles,whole] [--variants JSON] [--device cpu|cuda] [--quick] [--no-torch] [--python python3] [--json out.json]
  *       [--jobs N] [--timing]
  *
  * Sets (docs/BENCHMARKS.md, "Real photographs"; the data's README says where they come from):
@@ -16,11 +16,14 @@
  * - malaria: NIH cells (50x50 gray copy), Uninfected normal: the same 80/20 protocol.
  * --quick (CPU quick mode, labelled in every table): 1 seed and a quarter of the default training
  * length. Every table row is a mean over seeds with its standard deviation.
- * --jobs N: runs the (set, seed) pairs in N child processes at once (a GPU has room for several of
- * these small models; per-run training seconds are then measured under that contention).
+ * --jobs N: runs the (set, seed, configuration) triples in N child processes at once (a GPU has
+ * room for several of these small models; per-run training seconds are then measured under that
+ * contention).
+ * --variants '{"name": {detector options, "sets": {"pcb": {options for that set}}}}': further named
+ *   configurations for an exploration (run with --configs name, or all of them by default).
  * --timing: afterwards, alone, times the defaults' training on two folders of 1,000 images: the
  * first 1,000 scenes of a seeded shuffle of all six scene classes (150 px RGB) and the 500
- * circuit-board images listed twice (640 px, trained at 256 px), against the issue's targets
+ * circuit-board images listed twice (640 px: tiles, as the defaults choose for them), against the issue's targets
  * (10 minutes on 2 CPU cores, 1 minute on a GPU).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -35,20 +38,24 @@ import { isMaskSource } from '../src/data/masks.js';
 import { probeImage } from '../src/data/preprocess.js';
 import { createRng, shuffle } from '../src/data/random.js';
 import type { ImageItem, ImageSource } from '../src/data/types.js';
-import { autoSettings, type AutoSettings } from '../src/config/auto.js';
+import { autoSettings, needsLostDetail, AUTO_MAX_SIDE, type AutoSettings, type ImageFacts, type UserChoices } from '../src/config/auto.js';
+import { sourceLostDetail } from '../src/data/detail.js';
 import { auroc } from '../src/eval/metrics.js';
 import { engineInfo } from '../src/engine/index.js';
 import { arg, flag } from './args.js';
 
 type SetName = 'mpdd' | 'pcb' | 'intel' | 'malaria';
-type ConfigName = 'default' | 'best' | 'mean' | 'tiles';
+type ConfigName = 'default' | 'best' | 'mean' | 'tiles' | 'whole' | (string & {});
 
 /** 'best': the configuration the exploration found best per set (docs/BENCHMARKS.md says how). */
 const CONFIGS: Record<ConfigName, Record<SetName, DetectorOptions>> = {
   default: { mpdd: {}, pcb: {}, intel: {}, malaria: {} },
-  best: { mpdd: { score: 'ssim' }, pcb: { tiles: true }, intel: { loss: 'mse', score: 'density' }, malaria: { score: 'ssim' } },
-  // the tiled model (option tiles): the large images only; the scenes and cells are already at their own size
-  tiles: { mpdd: { tiles: true }, pcb: { tiles: true }, intel: {}, malaria: {} },
+  best: { mpdd: { score: 'ssim' }, pcb: { tiles: { stride: 8 } }, intel: { loss: 'mse', score: 'density' }, malaria: { score: 'ssim' } },
+  // the tiled model (option tiles) for the large images, with the loss that suits each best (the
+  // tiles' default loss is mse); the scenes and cells are already at their own size
+  tiles: { mpdd: { tiles: true, loss: 'mse+ssim' }, pcb: { tiles: true }, intel: {}, malaria: {} },
+  // the whole image, shrunk to 256 px, whatever the images' detail (option tiles: false)
+  whole: { mpdd: { tiles: false }, pcb: { tiles: false }, intel: { tiles: false }, malaria: { tiles: false } },
   // the fusion of the defaults before session 6 (now 'max' from 48 px on), for comparison
   mean: { mpdd: { fusion: 'mean' }, pcb: { fusion: 'mean' }, intel: { fusion: 'mean' }, malaria: { fusion: 'mean' } },
 };
@@ -58,7 +65,15 @@ const dataDir = arg('data', '../shared/data')!;
 const sets = arg('sets', 'mpdd,pcb,intel,malaria').split(',').filter(Boolean) as SetName[];
 const quick = flag('quick');
 const seedCount = Number(arg('seeds', quick ? '1' : '3'));
-const configs = arg('configs', 'default,best').split(',').filter(Boolean) as ConfigName[];
+// --variants '{"name": {detector options, "sets": {"mpdd": {per-set options}}}}': further named
+// configurations for an exploration, each run with --configs name (all of them if --configs is not given)
+type Variant = DetectorOptions & { sets?: Partial<Record<SetName, DetectorOptions>> };
+const variants = JSON.parse(arg('variants', '{}')!) as Record<string, Variant>;
+for (const [name, { sets: perSet, ...all }] of Object.entries(variants)) {
+  CONFIGS[name] = { mpdd: { ...all, ...perSet?.mpdd }, pcb: { ...all, ...perSet?.pcb }, intel: { ...all, ...perSet?.intel }, malaria: { ...all, ...perSet?.malaria } };
+}
+const configs = arg('configs', Object.keys(variants).length ? Object.keys(variants).join(',') : 'default,best').split(',').filter(Boolean) as ConfigName[];
+for (const c of configs) if (!CONFIGS[c]) throw new Error(`unknown configuration '${c}' (known: ${Object.keys(CONFIGS).join(', ')})`);
 const device = arg('device', 'cpu')!;
 const withTorch = !flag('no-torch');
 const python = arg('python', 'python3')!;
@@ -111,7 +126,14 @@ function perClass(results: ImageScore[], kind: string): Record<string, number> {
 /** The quick mode's training length: a quarter of what the defaults choose for these images. */
 async function quickEpochs(p: Protocol, o: DetectorOptions): Promise<number> {
   const { height, width } = await probeImage(p.firstImage);
-  const auto = autoSettings({ height, width, count: Math.round(p.trainCount * 0.9) }, { size: o.size, batchSize: o.batchSize });
+  const facts: ImageFacts = { height, width, count: Math.round(p.trainCount * 0.9) };
+  const user: UserChoices = { size: o.size, batchSize: o.batchSize, tiles: o.tiles };
+  // the same choice of tiles as the fit makes (there on a seeded order of the images; here the first ones)
+  if (needsLostDetail(facts, user)) {
+    const source = typeof p.train === 'string' ? await mvtecSource(p.train, 'train') : await fileSource('', p.train.map((id) => ({ id })));
+    facts.lostDetail = await sourceLostDetail(source, source.items.map((_, i) => i), { height, width }, AUTO_MAX_SIDE);
+  }
+  const auto = autoSettings(facts, user);
   return Math.max(1, Math.round(auto.epochs / 4));
 }
 
@@ -203,20 +225,20 @@ function argvWithout(names: string[]): string[] {
   return out;
 }
 
-/** Runs every (set, seed) pair in a child process of this script, `jobs` at a time. */
-async function runInChildren(pairs: { set: SetName; seed: number }[]): Promise<void> {
+/** Runs every (set, seed, configuration) in a child process of this script, `jobs` at a time. */
+async function runInChildren(pairs: { set: SetName; seed: number; config: ConfigName }[]): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'vigil-real-jobs-'));
-  const rest = argvWithout(['jobs', 'json', 'sets', 'seeds', 'only-seed', 'runs-out', 'timing']);
+  const rest = argvWithout(['jobs', 'json', 'sets', 'seeds', 'configs', 'only-seed', 'runs-out', 'timing']);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < pairs.length) {
-      const { set, seed } = pairs[next++]!;
-      const file = join(tmp, `${set}-${seed}.json`);
-      const args = [fileURLToPath(import.meta.url), ...rest, '--sets', set, '--seeds', String(seedCount), '--only-seed', String(seed), '--runs-out', file];
+      const { set, seed, config } = pairs[next++]!;
+      const file = join(tmp, `${set}-${seed}-${config}.json`);
+      const args = [fileURLToPath(import.meta.url), ...rest, '--sets', set, '--configs', config, '--seeds', String(seedCount), '--only-seed', String(seed), '--runs-out', file];
       const code = await new Promise<number>((resolve) => {
         spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }).on('exit', (c) => resolve(c ?? 1));
       });
-      if (code !== 0 || !existsSync(file)) { process.stderr.write(`${set} seed ${seed}: the child process failed (exit ${code})\n`); continue; }
+      if (code !== 0 || !existsSync(file)) { process.stderr.write(`${set} ${config} seed ${seed}: the child process failed (exit ${code})\n`); continue; }
       runs.push(...(JSON.parse(readFileSync(file, 'utf8')) as Run[]));
     }
   };
@@ -260,7 +282,7 @@ if (runsOut === undefined) {
 }
 const seeds = onlySeed !== undefined ? [Number(onlySeed)] : Array.from({ length: seedCount }, (_, i) => i);
 if (jobs > 1 && runsOut === undefined) {
-  await runInChildren(sets.flatMap((set) => seeds.map((seed) => ({ set, seed }))));
+  await runInChildren(sets.flatMap((set) => seeds.flatMap((seed) => configs.map((config) => ({ set, seed, config })))));
 } else {
   for (const set of sets) {
     for (const seed of seeds) {
