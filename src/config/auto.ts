@@ -10,8 +10,10 @@
  * Fashion-MNIST kept at their earlier defaults.
  *
  * ```ts
- * autoSettings({ height: 512, width: 512, channels: 3, count: 49 })
+ * autoSettings({ height: 512, width: 512, count: 49, lostDetail: 0.008 })
  * // { size: [256, 256], batchSize: 8, epochs: 86, steps: 602, loss: 'mse+ssim', fusion: 'max', ... }
+ * autoSettings({ height: 640, width: 640, count: 270, lostDetail: 0.036 })
+ * // { size: [640, 640], tiles: { size: 32, stride: 16, sigma: 8, perStep: 256 }, loss: 'mse', steps: 3026, ... }
  * ```
  */
 import type { LossName } from '../train/losses.js';
@@ -28,16 +30,25 @@ export const AUTO_MIN_STEPS = 600;
 export const AUTO_SMALL_EPOCHS = 30;
 const SMALL_SIDE = 64;
 /**
- * A tiled model (asked for with `tiles`) learns tiles of TILE_SIDE px of the images at their own
- * resolution (up to TILED_MAX_SIDE px) instead of the whole image shrunk to at most 256 px: the
- * defects of circuit boards and metal plates are a few pixels wide and vanish when the image is
- * shrunk (docs/BENCHMARKS.md). Not the default: it trains for about 30 minutes on 2 CPU cores.
+ * A tiled model learns tiles of TILE_SIDE px of the images at their own resolution (up to
+ * TILED_MAX_SIDE px) instead of the whole image shrunk to at most AUTO_MAX_SIDE px: the defects of
+ * circuit boards are a few pixels wide and vanish when the image is shrunk (docs/BENCHMARKS.md).
+ * The defaults choose it for images whose detail the shrinking would lose (DETAIL_LIMIT); `tiles`
+ * asks for it, `tiles: false` refuses it. It trains for about 30 minutes on 2 CPU cores.
  */
 export const TILE_SIDE = 32;
 export const TILED_MAX_SIDE = 1024;
 /** Optimizer steps of a tiled training, and the tiles in each step. */
 export const TILE_STEPS = 3000;
 export const TILES_PER_STEP = 256;
+/**
+ * The share of the images' variance that shrinking them to AUTO_MAX_SIDE px may take away before
+ * the defaults learn tiles instead (src/data/detail.ts measures it on up to 8 training images).
+ * Measured over all training images: 512-px metal plates lose 0.8% (the whole image finds their
+ * defects, image AUROC 0.97 to 0.98), 640-px circuit boards 3.6% (the whole image 0.60, tiles
+ * 0.95). The limit lies between the two, a factor of about two from each (docs/BENCHMARKS.md).
+ */
+export const DETAIL_LIMIT = 0.015;
 /** From this side on, the default loss adds SSIM (its 11-px window needs images several windows wide). */
 const SSIM_LOSS_SIDE = 48;
 
@@ -49,6 +60,8 @@ export interface ImageFacts {
   count: number;
   /** True for data of a fixed native size (IDX files): the input is that size, as before. */
   fixedSize?: boolean;
+  /** The share of the images' variance lost by shrinking them to AUTO_MAX_SIDE (src/data/detail.ts), when measured. */
+  lostDetail?: number;
 }
 
 export interface UserChoices {
@@ -111,13 +124,21 @@ function tiledSize(height: number, width: number): [number, number] {
   return [even(height), even(width)];
 }
 
-/** Whether the images are larger than the whole-image input, so that shrinking them loses detail. */
+/** Whether the images are larger than the whole-image input, so that shrinking them may lose detail. */
 function isLarge(facts: ImageFacts): boolean {
   return !facts.fixedSize && !!facts.height && !!facts.width && Math.min(facts.height, facts.width) > AUTO_MAX_SIDE;
 }
 
+/** Whether the choice between tiles and the whole image is left to the rules and needs `lostDetail` measured. */
+export function needsLostDetail(facts: ImageFacts, user: UserChoices): boolean {
+  return user.tiles === undefined && user.size === undefined && isLarge(facts);
+}
+
+const percent = (v: number) => `${(100 * v).toFixed(1)}%`;
+
 function tiledSettings(facts: ImageFacts, user: UserChoices): AutoSettings {
   const reasons: string[] = [];
+  if (!user.tiles) reasons.push(`tiles: shrinking the images to ${AUTO_MAX_SIDE} px would lose ${percent(facts.lostDetail!)} of their detail (more than ${percent(DETAIL_LIMIT)}; option tiles: false, --no-tiles, keeps the whole image)`);
   const t = typeof user.tiles === 'object' ? user.tiles : {};
   let size: [number, number];
   if (user.size !== undefined) size = typeof user.size === 'number' ? [user.size, user.size] : user.size;
@@ -137,8 +158,8 @@ function tiledSettings(facts: ImageFacts, user: UserChoices): AutoSettings {
   const epochs = user.epochs ?? Math.max(1, Math.ceil(TILE_STEPS / perEpoch));
   const steps = epochs * perEpoch;
   if (user.epochs === undefined) reasons.push(`${epochs} epochs (${steps} steps): at least ${TILE_STEPS} steps for a tiled model`);
-  const loss = user.loss ?? 'mse+ssim';
-  if (user.loss === undefined) reasons.push('loss mse+ssim: tiled model');
+  const loss = user.loss ?? 'mse';
+  if (user.loss === undefined) reasons.push('loss mse: tiled model');
   const fusion = user.fusion ?? 'max';
   if (user.fusion === undefined) reasons.push('fusion max: tiled model');
   return { size, batchSize, epochs, steps, loss, fusion, tiles, reasons };
@@ -146,6 +167,7 @@ function tiledSettings(facts: ImageFacts, user: UserChoices): AutoSettings {
 
 export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSettings {
   if (user.tiles) return tiledSettings(facts, user);
+  if (needsLostDetail(facts, user) && facts.lostDetail !== undefined && facts.lostDetail > DETAIL_LIMIT) return tiledSettings(facts, user);
   const reasons: string[] = [];
   let size: [number, number];
   if (user.size !== undefined) {
@@ -157,7 +179,7 @@ export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSet
     const side = autoSide(facts.height, facts.width);
     size = [side, side];
     reasons.push(facts.height && facts.width
-      ? `input ${side}x${side}: the images are ${facts.width}x${facts.height}${isLarge(facts) ? `, shrunk to at most ${AUTO_MAX_SIDE} px (tiles keep their detail: option tiles, --tiles)` : ''}`
+      ? `input ${side}x${side}: the images are ${facts.width}x${facts.height}${isLarge(facts) ? `, shrunk to at most ${AUTO_MAX_SIDE} px${facts.lostDetail !== undefined ? `, which loses ${percent(facts.lostDetail)} of their detail (tiles from ${percent(DETAIL_LIMIT)} on)` : ''} (tiles keep the detail: option tiles, --tiles)` : ''}`
       : `input ${side}x${side}: the image size could not be read`);
   }
   const side = Math.min(size[0], size[1]);

@@ -23,7 +23,8 @@ import { scoreBatches, type RawScores } from '../scoring/reconstruction.js';
 import { LatentKDE } from '../scoring/kde.js';
 import { checkCombine, defaultCombine, type BaseRecord, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
 import { PostProcessor, checkFusion, type Fusion, type ThresholdOption } from '../postprocess/postprocessor.js';
-import { autoSettings } from '../config/auto.js';
+import { autoSettings, needsLostDetail, AUTO_MAX_SIDE, type ImageFacts, type UserChoices } from '../config/auto.js';
+import { sourceLostDetail } from '../data/detail.js';
 import { reportFacts, type ReportFacts } from '../scoring/report-facts.js';
 import { sketchIds, type IdSketch } from '../data/fingerprint.js';
 import { resolveImages, probeSource } from './input.js';
@@ -97,10 +98,11 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
 
   // Defaults: every setting the caller left out, chosen here in one block. Those that adapt to
   // the images (size, batch, training length, loss, fusion) come from src/config/auto.ts.
-  const auto = autoSettings(
-    { height: native?.height, width: native?.width, count: train.length, fixedSize: !!source.nativeSize },
-    { size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss, fusion: o.fusion, tiles: o.tiles },
-  );
+  // the robust AAE and the classifier see whole images, so the rules may not choose tiles for them
+  const user: UserChoices = { size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss, fusion: o.fusion, tiles: o.tiles ?? (o.model === 'aae' || transformOpts ? false : undefined) };
+  const facts: ImageFacts = { height: native?.height, width: native?.width, count: train.length, fixedSize: !!source.nativeSize };
+  if (needsLostDetail(facts, user)) facts.lostDetail = await sourceLostDetail(source, train, { height: facts.height!, width: facts.width! }, AUTO_MAX_SIDE);
+  const auto = autoSettings(facts, user);
   const [height, width] = auto.size;
   const preprocessing: Preprocessing = { height, width, channels: o.channels ?? native?.channels ?? 3, resize: o.resize ?? 'stretch' };
   const tiles: TileSpec | undefined = auto.tiles ? { size: auto.tiles.size, stride: auto.tiles.stride, sigma: auto.tiles.sigma } : undefined;

@@ -8,9 +8,9 @@ import { TiledAutoencoder, randomTiles, checkTileSpec } from '../../src/models/t
 import type { ConvAutoencoder } from '../../src/models/autoencoder.js';
 import { blurredPeak } from '../../src/scoring/reconstruction.js';
 import { createRng } from '../../src/data/random.js';
-import { autoSettings, TILE_SIDE, TILE_STEPS, TILED_MAX_SIDE } from '../../src/config/auto.js';
+import { autoSettings, needsLostDetail, DETAIL_LIMIT, TILE_SIDE, TILE_STEPS, TILED_MAX_SIDE } from '../../src/config/auto.js';
 import { validateManifest } from '../../src/bundle/manifest.js';
-import { Detector } from '../../src/detector.js';
+import { Detector, type DetectorOptions } from '../../src/detector.js';
 import { tempDir } from '../fixtures.js';
 
 /** A stand-in model whose code is the tile itself: a perfect reconstruction, to test the cutting and stitching. */
@@ -92,10 +92,32 @@ describe('autoSettings with tiles', () => {
     assert.equal(big.tiles!.size, 64);
   });
 
-  it('is off unless asked for, and says so for large images', () => {
-    const s = autoSettings({ height: 640, width: 640, count: 270 });
+  it('is off for large images whose detail the shrinking keeps, and says how much it loses', () => {
+    const s = autoSettings({ height: 512, width: 512, count: 49, lostDetail: 0.008 });
     assert.equal(s.tiles, undefined);
-    assert.ok(s.reasons[0]!.includes('--tiles'), s.reasons[0]);
+    assert.ok(s.reasons[0]!.includes('--tiles') && s.reasons[0]!.includes('0.8%'), s.reasons[0]);
+    assert.equal(autoSettings({ height: 640, width: 640, count: 270 }).tiles, undefined, 'not measured: the whole image');
+  });
+
+  it('is on for large images that would lose more than DETAIL_LIMIT of their detail, with the MSE loss', () => {
+    const s = autoSettings({ height: 640, width: 640, count: 270, lostDetail: 0.036 });
+    assert.equal(s.tiles!.size, TILE_SIDE);
+    assert.deepEqual(s.size, [640, 640]);
+    assert.equal(s.loss, 'mse');
+    assert.ok(s.reasons[0]!.startsWith('tiles: shrinking the images to 256 px would lose 3.6%'), s.reasons[0]);
+    assert.equal(autoSettings({ height: 640, width: 640, count: 270, lostDetail: DETAIL_LIMIT }).tiles, undefined, 'at the limit: the whole image');
+    assert.equal(autoSettings({ height: 640, width: 640, count: 270, lostDetail: 0.5 }, { tiles: false }).tiles, undefined, 'tiles: false keeps the whole image');
+    assert.equal(autoSettings({ height: 640, width: 640, count: 270, lostDetail: 0.5 }, { size: 128 }).tiles, undefined, 'a size asked for keeps the whole image');
+    assert.equal(autoSettings({ height: 640, width: 640, count: 270, lostDetail: 0.5 }, { tiles: true, loss: 'mse+ssim' }).loss, 'mse+ssim');
+  });
+
+  it('measures the detail only when the choice is the rules\' and the images are larger than the whole-image input', () => {
+    assert.equal(needsLostDetail({ height: 640, width: 640, count: 9 }, {}), true);
+    assert.equal(needsLostDetail({ height: 256, width: 640, count: 9 }, {}), false, 'the smaller side fits');
+    assert.equal(needsLostDetail({ height: 640, width: 640, count: 9, fixedSize: true }, {}), false);
+    assert.equal(needsLostDetail({ height: 640, width: 640, count: 9 }, { tiles: false }), false);
+    assert.equal(needsLostDetail({ height: 640, width: 640, count: 9 }, { tiles: true }), false);
+    assert.equal(needsLostDetail({ height: 640, width: 640, count: 9 }, { size: 64 }), false);
   });
 });
 
@@ -141,6 +163,38 @@ describe('a tiled detector end to end', () => {
     } finally {
       det.dispose();
     }
+  });
+
+  it('learns tiles by default for large images of fine detail, and the whole image for smooth ones, with the AAE or when told', async () => {
+    const side = 288; // over the 256-px whole-image input
+    const write = async (name: string, fine: boolean) => {
+      mkdirSync(join(dir, name));
+      for (let i = 0; i < 6; i++) {
+        const b = Buffer.alloc(side * side);
+        // fine: a one-pixel checkerboard, which shrinking blurs away; smooth: a gentle gradient
+        for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) b[y * side + x] = fine ? ((x + y + i) % 2 ? 40 : 210) : Math.round((x + y + i) * 200 / (2 * side));
+        await sharp(b, { raw: { width: side, height: side, channels: 1 } }).png().toFile(join(dir, name, `${i}.png`));
+      }
+    };
+    await write('fine', true);
+    await write('smooth', false);
+    const small: DetectorOptions = { epochs: 1, architecture: { filters: [4, 8], latent: 4 }, device: 'cpu', seed: 0 };
+    const tiledBy = async (folder: string, extra: DetectorOptions = {}) => {
+      let reasons: string[] = [];
+      const det = await Detector.fit(join(dir, folder), { ...small, ...extra, onSettings: (s) => { reasons = s.reasons; } });
+      try {
+        return { tiles: det.tiles, reasons };
+      } finally {
+        det.dispose();
+      }
+    };
+    const fine = await tiledBy('fine');
+    assert.equal(fine.tiles?.size, TILE_SIDE, fine.reasons.join('; '));
+    assert.ok(fine.reasons[0]!.startsWith('tiles: shrinking the images to 256 px would lose'), fine.reasons[0]);
+    const smooth = await tiledBy('smooth');
+    assert.equal(smooth.tiles, undefined, smooth.reasons.join('; '));
+    assert.equal((await tiledBy('fine', { tiles: false })).tiles, undefined, 'tiles: false');
+    assert.equal((await tiledBy('fine', { model: 'aae' })).tiles, undefined, 'the AAE sees whole images');
   });
 
   it('refuses tiles with the robust AAE', async () => {
