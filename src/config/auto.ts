@@ -88,6 +88,12 @@ export interface AutoSettings {
   fusion: Fusion;
   /** Set when the model learns tiles of the images at `size` (src/models/tiled.ts). */
   tiles?: TileSettings;
+  /**
+   * Whether the reconstruction errors join the default `combined` only if they see pasted patches
+   * (src/scoring/patch-check.ts): for whole-image photographs, not for digit-sized images (a patch
+   * of black background pasted on black is no change) nor for tiles.
+   */
+  patchCheck: boolean;
   /** One line per value the rules chose (values the user gave are not listed). */
   reasons: string[];
 }
@@ -162,7 +168,7 @@ function tiledSettings(facts: ImageFacts, user: UserChoices): AutoSettings {
   if (user.loss === undefined) reasons.push('loss mse: tiled model');
   const fusion = user.fusion ?? 'max';
   if (user.fusion === undefined) reasons.push('fusion max: tiled model');
-  return { size, batchSize, epochs, steps, loss, fusion, tiles, reasons };
+  return { size, batchSize, epochs, steps, loss, fusion, tiles, patchCheck: false, reasons };
 }
 
 export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSettings {
@@ -198,5 +204,5 @@ export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSet
   // the one that fires. MNIST-sized images keep the mean, better there (docs/BENCHMARKS.md).
   const fusion = user.fusion ?? (photo ? 'max' : 'mean');
   if (user.fusion === undefined) reasons.push(`fusion ${fusion}: ${bySize}`);
-  return { size, batchSize, epochs, steps, loss, fusion, reasons };
+  return { size, batchSize, epochs, steps, loss, fusion, patchCheck: photo, reasons };
 }

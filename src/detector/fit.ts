@@ -25,6 +25,7 @@ import { checkCombine, defaultCombine, type BaseRecord, type BaseScore, type Sco
 import { PostProcessor, checkFusion, type Fusion, type ThresholdOption } from '../postprocess/postprocessor.js';
 import { autoSettings, needsLostDetail, AUTO_MAX_SIDE, type ImageFacts, type UserChoices } from '../config/auto.js';
 import { sourceLostDetail } from '../data/detail.js';
+import { pastedPatchCheck, keepPatchSeeing, PATCH_IMAGES, PATCH_LIMIT } from '../scoring/patch-check.js';
 import { reportFacts, type ReportFacts } from '../scoring/report-facts.js';
 import { sketchIds, type IdSketch } from '../data/fingerprint.js';
 import { resolveImages, probeSource } from './input.js';
@@ -172,7 +173,23 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
     const trainScores = await scoreBatches(scorer, trainPlan, { transform: byContamination ? scorerOf(transform) : undefined, signal });
     kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
     kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
-    const post = await calibrate({ model: scorer, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine, fusion, threshold, score, recon: reconKind(loss), signal });
+    // a whole-image photograph's reconstruction errors join the default fusion only if they see
+    // pasted patches (src/scoring/patch-check.ts; auto.patchCheck says when)
+    let fused = combine;
+    if (o.combine === undefined && auto.patchCheck) {
+      const checkPlan = await planFor(train.slice(0, PATCH_IMAGES));
+      try {
+        const check = await pastedPatchCheck(scorer, checkPlan, { seed, signal });
+        fused = keepPatchSeeing(combine, check);
+        const left = combine.filter((k) => !fused.includes(k));
+        auto.reasons.push(left.length
+          ? `combined without ${left.join(' and ')}: ${left.map((k) => `${k} ${check[k as 'mse' | 'ssim'].toFixed(2)}`).join(', ')} on ${check.images} training images with pasted patches (under ${PATCH_LIMIT}: the errors do not see local changes)`
+          : `combined of ${combine.join(' and ')}: the errors see pasted patches (mse ${check.mse.toFixed(2)}, ssim ${check.ssim.toFixed(2)} on ${check.images} training images)`);
+      } finally {
+        checkPlan.dispose();
+      }
+    }
+    const post = await calibrate({ model: scorer, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine: fused, fusion, threshold, score, recon: reconKind(loss), signal });
     const facts = await reportFacts(scorer, valPlan, input); // the report's error colour scale (src/scoring/report-facts.ts)
     const state: DetectorState = {
       preprocessing, loss, architecture, ...(tiles ? { tiles } : {}),

@@ -21,26 +21,33 @@ export interface Reconstructor {
   readonly peakSigma?: number;
 }
 
-/** Per image, the largest value of a [N, 1, H, W] map blurred by a Gaussian of `sigma` px (separable, reflected edges). */
-export function blurredPeak(map: Tensor, sigma: number): Tensor {
+/**
+ * Images or maps [N, C, H, W] blurred by a Gaussian of `sigma` px, channel by channel (separable,
+ * reflected edges; the kernel shrinks to fit images smaller than it).
+ */
+export function gaussianBlur(x: Tensor, sigma: number): Tensor {
   return tidy(() => {
-    const [n, , h, w] = map.shape as [number, number, number, number];
+    const [n, c, h, w] = x.shape as [number, number, number, number];
     let k = Math.max(3, Math.round(sigma * 4) | 1);
-    // the kernel's radius must stay below the map's side for the reflection
+    // the kernel's radius must stay below the image's side for the reflection
     while ((k >> 1) >= Math.min(h, w)) k -= 2;
     const r = k >> 1;
+    if (r <= 0) return ops.clone(x);
     const g = Array.from({ length: k }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
     const total = g.reduce((a, b) => a + b, 0);
     const taps = Float32Array.from(g, (v) => v / total);
-    let m = map;
-    if (r > 0) {
-      const row = ops.tensor(taps, [1, 1, 1, k], { device: map.device });
-      const col = ops.tensor(taps, [1, 1, k, 1], { device: map.device });
-      m = ops.conv2d(ops.reflectionPad2d(m, [r, r, 0, 0]), row);
-      m = ops.conv2d(ops.reflectionPad2d(m, [0, 0, r, r]), col);
-    }
-    return ops.maxDim(ops.reshape(m, [n, -1]), 1)[0];
+    const row = ops.tensor(taps, [1, 1, 1, k], { device: x.device });
+    const col = ops.tensor(taps, [1, 1, k, 1], { device: x.device });
+    let m = ops.reshape(x, [n * c, 1, h, w]);
+    m = ops.conv2d(ops.reflectionPad2d(m, [r, r, 0, 0]), row);
+    m = ops.conv2d(ops.reflectionPad2d(m, [0, 0, r, r]), col);
+    return ops.reshape(m, [n, c, h, w]);
   });
+}
+
+/** Per image, the largest value of a [N, 1, H, W] map blurred by a Gaussian of `sigma` px. */
+export function blurredPeak(map: Tensor, sigma: number): Tensor {
+  return tidy(() => ops.maxDim(ops.reshape(gaussianBlur(map, sigma), [map.shape[0]!, -1]), 1)[0]);
 }
 
 export type MapKind = 'mse' | 'ssim';
