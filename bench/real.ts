@@ -50,6 +50,7 @@ type ConfigName = 'default' | 'best' | 'mean' | 'tiles' | 'whole' | (string & {}
 /** 'best': the configuration the exploration found best per set (docs/BENCHMARKS.md says how). */
 const CONFIGS: Record<ConfigName, Record<SetName, DetectorOptions>> = {
   default: { mpdd: {}, pcb: {}, intel: {}, malaria: {} },
+  // the plates' and cells' defaults now rank by ssim alone, as their best does
   best: { mpdd: { score: 'ssim' }, pcb: { tiles: { stride: 8 } }, intel: { loss: 'mse', score: 'density' }, malaria: { score: 'ssim' } },
   // the tiled model (option tiles) for the large images, with the loss that suits each best (the
   // tiles' default loss is mse); the scenes and cells are already at their own size

@@ -182,9 +182,10 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
         const check = await pastedPatchCheck(scorer, checkPlan, { seed, signal });
         fused = keepPatchSeeing(combine, check);
         const left = combine.filter((k) => !fused.includes(k));
-        auto.reasons.push(left.length
-          ? `combined without ${left.join(' and ')}: ${left.map((k) => `${k} ${check[k as 'mse' | 'ssim'].toFixed(2)}`).join(', ')} on ${check.images} training images with pasted patches (under ${PATCH_LIMIT}: the errors do not see local changes)`
-          : `combined of ${combine.join(' and ')}: the errors see pasted patches (mse ${check.mse.toFixed(2)}, ssim ${check.ssim.toFixed(2)} on ${check.images} training images)`);
+        const seen = `mse ${check.mse.toFixed(2)}, ssim ${check.ssim.toFixed(2)} on ${check.images} training images with pasted patches`;
+        auto.reasons.push(fused.some((k) => k === 'mse' || k === 'ssim')
+          ? `combined of ${fused.join(' and ')}${left.length ? ` without ${left.join(' and ')}` : ''}: the errors see local changes (${seen}, from ${PATCH_LIMIT} on)`
+          : `combined of ${fused.join(' and ')} without ${left.join(' and ')}: the errors do not see local changes (${seen}, under ${PATCH_LIMIT})`);
       } finally {
         checkPlan.dispose();
       }

@@ -100,7 +100,8 @@ export interface DetectorOptions {
   /**
    * Learn tiles of the images at their own resolution (up to 1024 px) instead of the whole image
    * shrunk to at most 256 px (src/models/tiled.ts): `true`, or tile settings (size, default 32;
-   * stride, default half the size; sigma of the error map's blur, default a quarter). Default off.
+   * stride, default half the size; sigma of the error map's blur, default a quarter). Default: when
+   * shrinking the images to 256 px would lose their detail (src/config/auto.ts); `false` refuses it.
    */
   tiles?: boolean | Partial<TileSpec>;
   /** Also train the transformation classifier and fuse its score (see TransformOptions). Default off. */

@@ -155,7 +155,7 @@ test('train --from adds the classifier to a trained model, whose autoencoder sco
   rmSync(root, { recursive: true, force: true });
 });
 
-test('train --tiles --tile-size learns tiles at the images\' own size; score and evaluate use them', async () => {
+test('train --tiles --tile-size learns tiles at the images\' own size; score and evaluate use them; --tile-stride, --no-tiles', async () => {
   const root = tempDir();
   const data = join(root, 'data');
   await writeClassFolders(data, 30, 10);
@@ -169,5 +169,12 @@ test('train --tiles --tile-size learns tiles at the images\' own size; score and
   const ev = vigil('evaluate', model, data, '--normal-class', 'normal', '--json');
   assert.equal(ev.status, 0, ev.stderr);
   assert.equal(JSON.parse(ev.stdout).images, 40);
+  // a tile setting alone asks for tiles; --no-tiles refuses them
+  const strided = vigil('train', data, '--normal-class', 'normal', '--out', join(root, 'strided'), '--tile-stride', '4', '--tile-size', '16', '--epochs', '1', '--filters', '8,16', '--latent', '8', '--device', 'cpu', '--quiet');
+  assert.equal(strided.status, 0, strided.stderr);
+  assert.deepEqual(JSON.parse(readFileSync(join(root, 'strided', 'manifest.json'), 'utf8')).tiles, { size: 16, stride: 4, sigma: 4 });
+  const whole = vigil('train', data, '--normal-class', 'normal', '--out', join(root, 'whole'), '--no-tiles', '--epochs', '1', '--filters', '8,16', '--latent', '8', '--device', 'cpu', '--quiet');
+  assert.equal(whole.status, 0, whole.stderr);
+  assert.equal(JSON.parse(readFileSync(join(root, 'whole', 'manifest.json'), 'utf8')).tiles, undefined);
   rmSync(root, { recursive: true, force: true });
 });

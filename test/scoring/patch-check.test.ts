@@ -50,7 +50,7 @@ describe('pastePatches', () => {
 });
 
 describe('pastedPatchCheck and keepPatchSeeing', () => {
-  it('an error that cannot see patches is left out of the fusion; one that sees them stays', async () => {
+  it('an error that cannot see patches is left out of the fusion; one that sees them stays, in the density\'s place', async () => {
     const source = gradients(24);
     const plan = await planBatches({ source, indices: source.items.map((_, i) => i), preprocessing: PRE, batchSize: 8, device: 'cpu', seed: 0 });
     await pastedPatchCheck(identity, plan, { seed: 0 }); // the SSIM window is cached on first use
@@ -62,18 +62,20 @@ describe('pastedPatchCheck and keepPatchSeeing', () => {
       assert.deepEqual(keepPatchSeeing(['ssim', 'density'], blind), ['density']);
       const seeing = await pastedPatchCheck(gradientModel(), plan, { seed: 0 });
       assert.ok(seeing.mse > 0.9 && seeing.ssim > 0.9, JSON.stringify(seeing));
-      assert.deepEqual(keepPatchSeeing(['ssim', 'density'], seeing), ['ssim', 'density']);
+      assert.deepEqual(keepPatchSeeing(['ssim', 'density'], seeing), ['ssim'], 'an error that sees the patches takes the density\'s place');
       assert.equal(liveTensors(), before, 'no tensor left behind');
     } finally {
       plan.dispose();
     }
   });
 
-  it('never leaves the fusion empty, and never drops the density or the classifier', () => {
+  it('never leaves the fusion empty and never drops the classifier', () => {
     const blind = { mse: 0.5, ssim: 0.5, images: 10 };
     assert.deepEqual(keepPatchSeeing(['mse', 'ssim'], blind), ['mse', 'ssim']);
     assert.deepEqual(keepPatchSeeing(['ssim', 'density', 'transform'], blind), ['density', 'transform']);
     assert.deepEqual(keepPatchSeeing(['mse', 'ssim'], { mse: 0.9, ssim: 0.5, images: 10 }), ['mse']);
+    assert.deepEqual(keepPatchSeeing(['ssim', 'density', 'transform'], { mse: 0.5, ssim: 0.8, images: 10 }), ['ssim', 'transform']);
+    assert.deepEqual(keepPatchSeeing(['density'], { mse: 0.9, ssim: 0.9, images: 10 }), ['density'], 'only the density: kept');
   });
 
   it('is asked for photographs of whole images, not for digit-sized images or tiles', () => {
