@@ -88,8 +88,8 @@ export async function pastedPatchCheck(model: Reconstructor, plan: BatchPlan, o:
 /**
  * The scores of `combine` that the check lets into the fusion. When a reconstruction error sees
  * the patches, it measures a defect directly, and the latent density leaves the fusion: fused by
- * their largest z-score, the density's false alarms cost the metal plates and the cells 0.01 to
- * 0.03 of image AUROC against 1 − SSIM alone, on every seed measured (docs/BENCHMARKS.md). When
+ * their largest z-score, the density's false alarms cost the metal plates and the cells 0 to 0.03
+ * of image AUROC against 1 − SSIM alone on most seeds, 0.17 on one (docs/BENCHMARKS.md). When
  * none sees them, the errors leave and the density (with the classifier's score, if any) remains.
  * A list that would come out empty is kept whole.
  */
