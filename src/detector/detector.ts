@@ -76,6 +76,8 @@ export class Detector {
   get preprocessing(): Preprocessing { return this.state.preprocessing; }
   /** The tiles of a model of tiles (src/models/tiled.ts), else undefined. */
   get tiles(): TileSpec | undefined { return this.state.tiles; }
+  /** Images per batch of a model of tiles when scoring or inspecting, unless asked: a batch of large tiled images holds thousands of tiles. */
+  private get tiledBatchSize(): number | undefined { return this.state.tiles ? 8 : undefined; }
   get architecture(): Architecture { return this.state.architecture; }
   get thresholds(): ScoreRecord<ThresholdSpec> { return this.post.thresholds; }
   get scoreKind(): ScoreKind { return this.post.scoreKind; }
@@ -231,8 +233,7 @@ export class Detector {
   private async *scoredBatches(source: ImageSource, indices: number[], options: ScoreOptions): AsyncGenerator<{ results: ImageScore[]; masks?: (Float32Array | undefined)[] }> {
     const kind = this.resolveKind(options.score);
     const plan = await planBatches({
-      // a batch of large tiled images holds thousands of tiles
-      source, indices, preprocessing: this.state.preprocessing, batchSize: options.batchSize ?? (this.state.tiles ? 8 : 256), device: this.device, seed: 0,
+      source, indices, preprocessing: this.state.preprocessing, batchSize: options.batchSize ?? this.tiledBatchSize ?? 256, device: this.device, seed: 0,
       strict: options.strict, onWarning: options.onWarning ?? (() => {}),
     });
     try {
@@ -358,7 +359,7 @@ export class Detector {
   /** Per image: the preprocessed input, its reconstruction, error map and latent code (for reports; src/scoring/inspect.ts). */
   async inspect(input: DetectorInput, options: InspectOptions & { normalClass?: string | string[] } = {}): Promise<Inspection[]> {
     const source = await resolveImages(input, { normalClass: options.normalClass, strict: options.strict, split: 'test', onWarning: options.onWarning });
-    return inspectImages(this.scorer, source, { preprocessing: this.state.preprocessing, device: this.device }, { ...options, batchSize: options.batchSize ?? (this.state.tiles ? 8 : undefined) });
+    return inspectImages(this.scorer, source, { preprocessing: this.state.preprocessing, device: this.device }, { ...options, batchSize: options.batchSize ?? this.tiledBatchSize });
   }
 
   /** Frees the native memory held by the model. */

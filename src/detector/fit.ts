@@ -25,7 +25,7 @@ import { checkCombine, defaultCombine, type BaseRecord, type BaseScore, type Sco
 import { PostProcessor, checkFusion, type Fusion, type ThresholdOption } from '../postprocess/postprocessor.js';
 import { autoSettings, needsLostDetail, AUTO_MAX_SIDE, type ImageFacts, type UserChoices } from '../config/auto.js';
 import { sourceLostDetail } from '../data/detail.js';
-import { pastedPatchCheck, keepPatchSeeing, PATCH_IMAGES, PATCH_LIMIT } from '../scoring/patch-check.js';
+import { pastedPatchCheck, keepPatchSeeing, patchCheckReason, PATCH_IMAGES } from '../scoring/patch-check.js';
 import { reportFacts, type ReportFacts } from '../scoring/report-facts.js';
 import { sketchIds, type IdSketch } from '../data/fingerprint.js';
 import { resolveImages, probeSource } from './input.js';
@@ -113,7 +113,6 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   const architecture = defaultArchitecture({ ...netSize, channels: preprocessing.channels }, o.architecture);
   // a tiled model's image scores are error peaks, and its mean code says little: the errors are fused
   const combine = o.combine ?? (tiles ? ['mse', 'ssim'] as BaseScore[] : defaultCombine(!!transformOpts));
-  checkCombine(combine, !!transformOpts);
   const batchSize = auto.batchSize;
   const epochs = auto.epochs;
   const lr = o.lr ?? 1e-3;
@@ -181,11 +180,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
       try {
         const check = await pastedPatchCheck(scorer, checkPlan, { seed, signal });
         fused = keepPatchSeeing(combine, check);
-        const left = combine.filter((k) => !fused.includes(k));
-        const seen = `mse ${check.mse.toFixed(2)}, ssim ${check.ssim.toFixed(2)} on ${check.images} training images with pasted patches`;
-        auto.reasons.push(fused.some((k) => k === 'mse' || k === 'ssim')
-          ? `combined of ${fused.join(' and ')}${left.length ? ` without ${left.join(' and ')}` : ''}: the errors see local changes (${seen}, from ${PATCH_LIMIT} on)`
-          : `combined of ${fused.join(' and ')} without ${left.join(' and ')}: the errors do not see local changes (${seen}, under ${PATCH_LIMIT})`);
+        auto.reasons.push(patchCheckReason(combine, fused, check));
       } finally {
         checkPlan.dispose();
       }

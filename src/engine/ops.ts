@@ -222,7 +222,6 @@ export function gather(a: Tensor, dim: number, index: Tensor): Tensor { return t
 export function pad(a: Tensor, padding: number[], value = 0): Tensor { return t1('constant_pad_nd', '', [a, padding, value]); }
 /** Reflection padding of the last two dims: pad = [left, right, top, bottom], each smaller than its dim. */
 export function reflectionPad2d(a: Tensor, padding: [number, number, number, number]): Tensor { return t1('reflection_pad2d', '', [a, padding]); }
-/** Reverses the order of elements along the given dims. */
 /** Sliding blocks of the last two dims (torch's F.unfold): [N, C, H, W] -> [N, C*kh*kw, L]. */
 export function im2col(x: Tensor, kernel: [number, number], stride: [number, number], padding: [number, number] = [0, 0], dilation: [number, number] = [1, 1]): Tensor {
   return t1('im2col', '', [x, kernel, dilation, padding, stride]);
@@ -231,6 +230,7 @@ export function im2col(x: Tensor, kernel: [number, number], stride: [number, num
 export function col2im(cols: Tensor, size: [number, number], kernel: [number, number], stride: [number, number], padding: [number, number] = [0, 0], dilation: [number, number] = [1, 1]): Tensor {
   return t1('col2im', '', [cols, size, kernel, dilation, padding, stride]);
 }
+/** Reverses the order of elements along the given dims. */
 export function flip(a: Tensor, dims: number[]): Tensor { return t1('flip', '', [a, dims]); }
 /** Rotates by k * 90 degrees in the plane of dims (default the last two: [.., H, W]), from the first towards the second. */
 export function rot90(a: Tensor, k = 1, dims: [number, number] = [-2, -1]): Tensor { return t1('rot90', '', [a, k, dims]); }

@@ -5,10 +5,10 @@
  * On metal plates and blood cells the pasted patch raises 1 − SSIM clearly (AUROC 0.74 to 0.77
  * and 0.84 to 0.86 on training images); on forest scenes, whose texture hides a patch of another
  * forest, neither error moves (0.51 to 0.56), and there the errors rank the test images by their
- * detail instead, the wrong way (1 − SSIM image AUROC 0.11, docs/BENCHMARKS.md). A reconstruction score that does not see the patches is
- * left out of the `combined` fusion (src/detector/fit.ts), which then rests on the latent density;
- * one that sees them takes the density's place (keepPatchSeeing says why). No anomaly and no label
- * is read.
+ * detail instead, the wrong way (1 − SSIM image AUROC 0.11, docs/BENCHMARKS.md). A reconstruction
+ * score that does not see the patches is left out of the `combined` fusion (src/detector/fit.ts),
+ * which then rests on the latent density; one that sees them takes the density's place
+ * (keepPatchSeeing says why). No anomaly and no label is read.
  *
  * ```ts
  * const check = await pastedPatchCheck(model, plan, { seed: 0 });   // { mse: 0.54, ssim: 0.53, images: 64 } on forests
@@ -100,4 +100,13 @@ export function keepPatchSeeing<K extends string>(combine: readonly K[], check: 
     ? combine.filter((k) => k !== 'density' && (!isError(k) || seeing.includes(k)))
     : combine.filter((k) => !isError(k));
   return kept.length ? kept : [...combine];
+}
+
+/** The settings line that says what the check found and which scores `combined` fuses (`fused`, out of `combine`). */
+export function patchCheckReason(combine: readonly string[], fused: readonly string[], check: PatchCheck): string {
+  const left = combine.filter((k) => !fused.includes(k));
+  const seen = `mse ${check.mse.toFixed(2)}, ssim ${check.ssim.toFixed(2)} on ${check.images} training images with pasted patches`;
+  return fused.some((k) => k === 'mse' || k === 'ssim')
+    ? `combined of ${fused.join(' and ')}${left.length ? ` without ${left.join(' and ')}` : ''}: the errors see local changes (${seen}, from ${PATCH_LIMIT} on)`
+    : `combined of ${fused.join(' and ')} without ${left.join(' and ')}: the errors do not see local changes (${seen}, under ${PATCH_LIMIT})`;
 }
