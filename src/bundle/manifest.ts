@@ -21,6 +21,7 @@ import type { PostProcessorState, ScoreStats } from '../postprocess/postprocesso
 import type { Architecture } from '../models/autoencoder.js';
 import type { Preprocessing } from '../data/types.js';
 import type { LossName } from '../train/losses.js';
+import { DENSITY_INPUTS, type DensityInput } from '../scoring/density-input.js';
 import type { AaeJSON } from '../models/aae.js';
 import type { LatentKDEState } from '../scoring/kde.js';
 
@@ -45,6 +46,8 @@ export interface ModelManifest extends PostProcessorState {
   preprocessing: Preprocessing;
   /** Set when the model learned tiles of the images (src/models/tiled.ts): the architecture is the tile's size. */
   tiles?: TileSpec;
+  /** What the latent density reads (absent: the bottleneck code; src/scoring/density-input.ts). */
+  densityInput?: DensityInput;
   /** The latent density model's JSON part (its points are in the weights file). */
   density: LatentKDEState;
   /** The transformation classifier's settings, when the model has one. */
@@ -134,6 +137,7 @@ export function validateManifest(raw: unknown, where = 'manifest'): ModelManifes
     fail('preprocessing', `the architecture's size (${arch.height}x${arch.width}x${arch.channels})`, pre);
   }
 
+  if (m.densityInput !== undefined) oneOf('densityInput', m.densityInput, DENSITY_INPUTS);
   const hasTransform = m.transforms !== undefined;
   if (hasTransform) obj('transforms', m.transforms);
   const stats = obj('scoreStats', m.scoreStats);
@@ -162,7 +166,11 @@ export function validateManifest(raw: unknown, where = 'manifest'): ModelManifes
   num('density.bandwidth', d.bandwidth);
   int('density.d', d.d);
   int('density.n', d.n);
-  if (d.d !== arch.latent) fail('density.d', `the architecture's latent size ${String(arch.latent)}`, d.d);
+  if (m.densityInput === 'stats') {
+    // ConvAutoencoder.encoderStats: a mean and a deviation per channel of every block
+    const dim = 2 * (arch.filters as number[]).reduce((a, f) => a + f, 0);
+    if (d.d !== dim) fail('density.d', `twice the architecture's filters (${dim}), the encoder statistics' size`, d.d);
+  } else if (d.d !== arch.latent) fail('density.d', `the architecture's latent size ${String(arch.latent)}`, d.d);
   if (m.training !== undefined) obj('training', m.training);
   return m as unknown as ModelManifest;
 }

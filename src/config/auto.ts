@@ -19,6 +19,7 @@
 import type { LossName } from '../train/losses.js';
 import type { Fusion } from '../postprocess/postprocessor.js';
 import type { TileSpec } from '../models/tile-spec.js';
+import type { DensityInput } from '../scoring/density-input.js';
 
 /** The longest side the automatic input size goes up to: larger images are shrunk to it. */
 export const AUTO_MAX_SIDE = 256;
@@ -72,6 +73,7 @@ export interface UserChoices {
   fusion?: Fusion;
   /** false: whole images even when they are large; an object: tiles with these settings. */
   tiles?: boolean | Partial<TileSpec>;
+  densityInput?: DensityInput;
 }
 
 /** The tiles of a tiled model, and how many a training step draws. */
@@ -94,6 +96,13 @@ export interface AutoSettings {
    * of black background pasted on black is no change) nor for tiles.
    */
   patchCheck: boolean;
+  /**
+   * What the latent density reads (src/scoring/reconstruction.ts): for whole-image photographs the
+   * encoder's channel statistics, which rank forest scenes better than the code does (0.88 against
+   * 0.82 in a PyTorch prototype, docs/BENCHMARKS.md); the bottleneck code for digit-sized images
+   * (MNIST's defaults) and tiles (whose image scores are error peaks).
+   */
+  densityInput: DensityInput;
   /** One line per value the rules chose (values the user gave are not listed). */
   reasons: string[];
 }
@@ -168,7 +177,8 @@ function tiledSettings(facts: ImageFacts, user: UserChoices): AutoSettings {
   if (user.loss === undefined) reasons.push('loss mse: tiled model');
   const fusion = user.fusion ?? 'max';
   if (user.fusion === undefined) reasons.push('fusion max: tiled model');
-  return { size, batchSize, epochs, steps, loss, fusion, tiles, patchCheck: false, reasons };
+  const densityInput = user.densityInput ?? 'code';
+  return { size, batchSize, epochs, steps, loss, fusion, tiles, patchCheck: false, densityInput, reasons };
 }
 
 export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSettings {
@@ -204,5 +214,7 @@ export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSet
   // the one that fires. MNIST-sized images keep the mean, better there (docs/BENCHMARKS.md).
   const fusion = user.fusion ?? (photo ? 'max' : 'mean');
   if (user.fusion === undefined) reasons.push(`fusion ${fusion}: ${bySize}`);
-  return { size, batchSize, epochs, steps, loss, fusion, patchCheck: photo, reasons };
+  const densityInput = user.densityInput ?? (photo ? 'stats' : 'code');
+  if (user.densityInput === undefined && photo) reasons.push(`density on the encoder's channel statistics: ${bySize}`);
+  return { size, batchSize, epochs, steps, loss, fusion, patchCheck: photo, densityInput, reasons };
 }

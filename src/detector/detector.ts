@@ -58,7 +58,7 @@ export class Detector {
 
   private constructor(p: DetectorParts) {
     this.model = p.model;
-    this.scorer = scorerFor(p.model, p.state.tiles);
+    this.scorer = scorerFor(p.model, p.state.tiles, p.state.densityInput);
     this.kde = p.kde;
     this.post = p.post;
     this.state = p.state;
@@ -134,10 +134,10 @@ export class Detector {
       let trainScores: RawScores | undefined;
       if (t.threshold.method === 'contamination') {
         trainPlan = await planFor(train);
-        trainScores = await scoreBatches(copy.model, trainPlan, { transform: scorerOf(transform), signal: options.signal });
+        trainScores = await scoreBatches(copy.scorer, trainPlan, { transform: scorerOf(transform), signal: options.signal });
       }
       const post = await calibrate({
-        model: copy.model, kde: copy.kde, transform, valPlan, train: trainScores, combine, fusion: this.post.fusion, threshold: t.threshold,
+        model: copy.scorer, kde: copy.kde, transform, valPlan, train: trainScores, combine, fusion: this.post.fusion, threshold: t.threshold,
         score: this.post.scoreKind, recon: this.post.recon, signal: options.signal,
       });
       const state: DetectorState = { ...copy.state, transforms: transformOpts };
@@ -313,6 +313,7 @@ export class Detector {
       architecture: this.state.architecture,
       preprocessing: this.state.preprocessing,
       ...(this.state.tiles ? { tiles: this.state.tiles } : {}),
+      ...(this.state.densityInput ? { densityInput: this.state.densityInput } : {}),
       ...this.post.toState(),
       density: kdeState.json,
       ...(this.state.transforms ? { transforms: this.state.transforms } : {}),
@@ -346,6 +347,7 @@ export class Detector {
       const state: DetectorState = {
         preprocessing: m.preprocessing, loss: m.loss, architecture, training: m.training as TrainingInfo | undefined,
         ...(m.tiles !== undefined ? { tiles: m.tiles } : {}),
+        ...(m.densityInput !== undefined ? { densityInput: m.densityInput } : {}),
         ...(m.transforms !== undefined ? { transforms: m.transforms as ResolvedTransformOptions } : {}),
       };
       return new Detector({ model, kde, post, state, device, aae, transform });

@@ -20,6 +20,7 @@ import type { Reconstructor } from '../scoring/reconstruction.js';
 import { AaeTask } from '../train/aae-task.js';
 import type { LossName } from '../train/losses.js';
 import { scoreBatches, type RawScores } from '../scoring/reconstruction.js';
+import { DENSITY_INPUTS, type DensityInput } from '../scoring/density-input.js';
 import { LatentKDE } from '../scoring/kde.js';
 import { checkCombine, defaultCombine, type BaseRecord, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
 import { PostProcessor, checkFusion, type Fusion, type ThresholdOption } from '../postprocess/postprocessor.js';
@@ -50,13 +51,17 @@ export interface DetectorState {
   architecture: Architecture;
   /** Set for a model of tiles (src/models/tiled.ts); the architecture is then the tile's size. */
   tiles?: TileSpec;
+  /** What the latent density reads (absent: the bottleneck code). */
+  densityInput?: DensityInput;
   transforms?: ResolvedTransformOptions;
   training?: TrainingInfo;
 }
 
-/** What scores images for a model: itself, or its tiled wrapper. */
-export function scorerFor(model: ConvAutoencoder, tiles: TileSpec | undefined): Reconstructor {
-  return tiles ? new TiledAutoencoder(model, tiles) : model;
+/** What scores images for a model: itself, its tiled wrapper, or itself with its density reading the encoder's statistics. */
+export function scorerFor(model: ConvAutoencoder, tiles: TileSpec | undefined, densityInput: DensityInput = 'code'): Reconstructor {
+  if (tiles) return new TiledAutoencoder(model, tiles);
+  if (densityInput === 'code') return model;
+  return { encode: (x) => model.encode(x), decode: (z) => model.decode(z), eval: () => model.eval(), densityCode: (x) => model.encoderStats(x) };
 }
 
 /** The parts of a fitted detector; the Detector owns them. */
@@ -88,6 +93,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   if (o.tiles && (o.model === 'aae' || transformOpts)) throw new Error(`tiles work with the plain autoencoder only, not with ${o.model === 'aae' ? "model 'aae'" : 'transforms'}`);
   if (o.combine !== undefined) checkCombine(o.combine, !!transformOpts);
   if (o.fusion !== undefined) checkFusion(o.fusion); // before any data is read
+  if (o.densityInput !== undefined && !DENSITY_INPUTS.includes(o.densityInput)) throw new Error(`unknown densityInput '${o.densityInput as string}' (use ${DENSITY_INPUTS.join(' or ')})`);
   if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
   signal?.throwIfAborted();
   manualSeed(seed);
@@ -100,7 +106,11 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   // Defaults: every setting the caller left out, chosen here in one block. Those that adapt to
   // the images (size, batch, training length, loss, fusion) come from src/config/auto.ts.
   // the robust AAE and the classifier see whole images, so the rules may not choose tiles for them
-  const user: UserChoices = { size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss, fusion: o.fusion, tiles: o.tiles ?? (o.model === 'aae' || transformOpts ? false : undefined) };
+  // the robust AAE's prior shapes its codes, so its density reads them
+  const user: UserChoices = {
+    size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss, fusion: o.fusion, tiles: o.tiles ?? (o.model === 'aae' || transformOpts ? false : undefined),
+    densityInput: o.densityInput ?? (o.model === 'aae' ? 'code' : undefined),
+  };
   const facts: ImageFacts = { height: native?.height, width: native?.width, count: train.length, fixedSize: !!source.nativeSize };
   if (needsLostDetail(facts, user)) facts.lostDetail = await sourceLostDetail(source, train, { height: facts.height!, width: facts.width! }, AUTO_MAX_SIDE);
   const auto = autoSettings(facts, user);
@@ -137,7 +147,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
     const task = aae
       ? new AaeTask(aae, loss, optOptions, trainPlan, o.aae)
       : tiles ? new TiledAutoencoderTask(model, loss, optOptions, tiles.size, auto.tiles!.perStep, seed) : new AutoencoderTask(model, loss, optOptions);
-    const scorer = scorerFor(model, tiles);
+    const scorer = scorerFor(model, tiles, auto.densityInput);
     const schedule = makeSchedule(lr, o.schedule === 'constant' ? { kind: 'constant' } : o.schedule === 'step' ? { kind: 'step', every: Math.max(1, Math.round(epochs / 3)), gamma: 0.1 } : { kind: 'cosine', epochs });
     let summary: TrainingSummary;
     let rejected: number[] = [];
@@ -189,6 +199,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
     const facts = await reportFacts(scorer, valPlan, input); // the report's error colour scale (src/scoring/report-facts.ts)
     const state: DetectorState = {
       preprocessing, loss, architecture, ...(tiles ? { tiles } : {}),
+      ...(auto.densityInput !== 'code' ? { densityInput: auto.densityInput } : {}),
       ...(transformOpts ? { transforms: transformOpts } : {}),
       training: {
         ...summary, items: trainPlan.usableCount, validationItems: val === train ? 0 : valPlan.usableCount, device, engine: `libtorch ${engineInfo().torch}`,

@@ -14,6 +14,7 @@ import type { LossName } from '../train/losses.js';
 import type { EpochRecord } from '../train/trainer.js';
 import type { BandwidthRule } from '../scoring/kde.js';
 import type { MapKind } from '../scoring/reconstruction.js';
+import type { DensityInput } from '../scoring/density-input.js';
 import type { BaseRecord, BaseScore, ScoreKind, ScoreRecord } from '../postprocess/kinds.js';
 import type { Fusion, ThresholdOption, VerdictRule } from '../postprocess/postprocessor.js';
 import type { AutoSettings } from '../config/auto.js';
@@ -108,6 +109,12 @@ export interface DetectorOptions {
   transforms?: boolean | TransformOptions;
   /** How the threshold is chosen. Default 95% quantile of normal validation scores. */
   threshold?: ThresholdOption;
+  /**
+   * What the latent density reads: 'code', the bottleneck code, or 'stats', the channel mean and
+   * standard deviation of each encoder block (a texture description at every scale). Default
+   * 'stats' for whole-image photographs (inputs of 48 px or more), else 'code' (src/config/auto.ts).
+   */
+  densityInput?: DensityInput;
   /** Latent density bandwidth rule. Default 'scott'. */
   bandwidth?: BandwidthRule | number;
   /** 'auto' (CUDA when available), 'cpu', 'cuda'. Default 'auto'. */

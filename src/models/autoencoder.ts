@@ -9,7 +9,7 @@
  * const codes = ae.encode(x);           // [N, latent]
  * ```
  */
-import { nn, ops, type Tensor } from '../engine/index.js';
+import { nn, ops, tidy, type Tensor } from '../engine/index.js';
 import { Module } from '../engine/nn/module.js';
 
 export interface Architecture {
@@ -156,6 +156,23 @@ export class ConvAutoencoder extends Module {
     const z = this.toLatent.forward(h);
     h.dispose();
     return z;
+  }
+  /**
+   * The channel mean and standard deviation of every encoder block's output, over the image,
+   * concatenated [N, 2 * sum(filters)]: a texture description at each of the encoder's scales,
+   * what the latent density of photographs reads (src/detector/fit.ts, `densityInput`).
+   */
+  encoderStats(x: Tensor): Tensor {
+    return tidy(() => {
+      const parts: Tensor[] = [];
+      let h = x;
+      for (const block of this.encoderConv.layers) {
+        h = block.forward(h);
+        if (block instanceof CeilMaxPool) continue;
+        parts.push(ops.mean(h, [2, 3]), ops.std(h, [2, 3], false));
+      }
+      return ops.cat(parts, 1);
+    });
   }
   /** Images [N, C, H, W] in [0, 1] from codes. */
   decode(z: Tensor): Tensor {

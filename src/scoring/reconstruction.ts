@@ -6,6 +6,7 @@ import { betweenSteps, type AbortSignalLike } from '../util/abort.js';
 import { ops, tidy, noGrad, type Tensor } from '../engine/index.js';
 import type { BatchPlan } from '../train/batches.js';
 import { ssimMap, ssimPerImage } from './ssim.js';
+export type { DensityInput } from './density-input.js';
 
 /**
  * Anything with an encoder and a decoder. A model that reconstructs otherwise (tile by tile,
@@ -19,7 +20,10 @@ export interface Reconstructor {
   /** Reconstructions and codes, and `tileMaps`' maps [N, 1, H, W] taken on the model's own pieces (tiles) and put together. */
   reconstruct?(x: Tensor, tileMaps?: (recon: Tensor, target: Tensor) => Tensor[]): { recon: Tensor; code: Tensor; maps: Tensor[] };
   readonly peakSigma?: number;
+  /** What the latent density reads, when it is not the bottleneck code (src/detector/fit.ts, scorerFor). */
+  densityCode?(x: Tensor): Tensor;
 }
+
 
 /**
  * Images or maps [N, C, H, W] blurred by a Gaussian of `sigma` px, channel by channel (separable,
@@ -56,6 +60,7 @@ export interface RawScores {
   indices: number[];
   mse: Float32Array;
   ssim: Float32Array;
+  /** What the latent density reads, per image (the bottleneck codes unless the scorer says otherwise), `latent` values each. */
   codes: Float32Array;
   latent: number;
   /** Per-image error maps (H x W, channel-averaged), when asked for. */
@@ -91,7 +96,7 @@ export function scoreTensor(model: Reconstructor, x: Tensor, opts: { maps?: MapK
       mse = ops.mean(ops.flatten(ops.mseLoss(recon, x, 'none'), 1), 1);
       ssim = ops.rsub(ssimPerImage(recon, x), 1);
     }
-    const out: BatchScores = { mse: mse.toFloat32(), ssim: ssim.toFloat32(), codes: code.toFloat32() };
+    const out: BatchScores = { mse: mse.toFloat32(), ssim: ssim.toFloat32(), codes: (model.densityCode?.(x) ?? code).toFloat32() };
     if (opts.maps === 'mse') out.maps = mseMap().toFloat32();
     if (opts.maps === 'ssim') out.maps = ssimErrMap().toFloat32();
     if (opts.recon) out.recon = recon.toFloat32();

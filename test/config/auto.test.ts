@@ -47,8 +47,9 @@ describe('autoSettings: defaults from the images', () => {
   });
 
   it('never overrides what the user gave', () => {
-    const s = autoSettings({ height: 512, width: 512, count: 100 }, { size: [64, 96], batchSize: 5, epochs: 3, loss: 'ssim', fusion: 'mean' });
+    const s = autoSettings({ height: 512, width: 512, count: 100 }, { size: [64, 96], batchSize: 5, epochs: 3, loss: 'ssim', fusion: 'mean', densityInput: 'code' });
     assert.deepEqual(s.size, [64, 96]);
+    assert.equal(s.densityInput, 'code');
     assert.equal(s.batchSize, 5);
     assert.equal(s.epochs, 3);
     assert.equal(s.loss, 'ssim');
