@@ -176,5 +176,14 @@ test('train --tiles --tile-size learns tiles at the images\' own size; score and
   const whole = vigil('train', data, '--normal-class', 'normal', '--out', join(root, 'whole'), '--no-tiles', '--epochs', '1', '--filters', '8,16', '--latent', '8', '--device', 'cpu', '--quiet');
   assert.equal(whole.status, 0, whole.stderr);
   assert.equal(JSON.parse(readFileSync(join(root, 'whole', 'manifest.json'), 'utf8')).tiles, undefined);
+  // --density-input: the density of these 28 px images reads the code unless asked otherwise
+  const stats = vigil('train', data, '--normal-class', 'normal', '--out', join(root, 'stats'), '--density-input', 'stats', '--epochs', '1', '--filters', '8,16', '--latent', '8', '--device', 'cpu', '--quiet');
+  assert.equal(stats.status, 0, stats.stderr);
+  const sm = JSON.parse(readFileSync(join(root, 'stats', 'manifest.json'), 'utf8'));
+  assert.equal(sm.densityInput, 'stats');
+  assert.equal(sm.density.d, 2 * (8 + 16));
+  const bad = vigil('train', data, '--out', join(root, 'bad'), '--density-input', 'pixels', '--quiet');
+  assert.equal(bad.status, 2, 'a usage error');
+  assert.match(bad.stderr, /density-input/);
   rmSync(root, { recursive: true, force: true });
 });
