@@ -21,7 +21,7 @@ import type { PostProcessorState, ScoreStats } from '../postprocess/postprocesso
 import type { Architecture } from '../models/autoencoder.js';
 import type { Preprocessing } from '../data/types.js';
 import type { LossName } from '../train/losses.js';
-import { DENSITY_INPUTS, type DensityInput } from '../scoring/density-input.js';
+import { DENSITY_INPUTS, densityInputSize, type DensityInput } from '../scoring/density-input.js';
 import type { AaeJSON } from '../models/aae.js';
 import type { LatentKDEState } from '../scoring/kde.js';
 
@@ -166,11 +166,10 @@ export function validateManifest(raw: unknown, where = 'manifest'): ModelManifes
   num('density.bandwidth', d.bandwidth);
   int('density.d', d.d);
   int('density.n', d.n);
-  if (m.densityInput === 'stats') {
-    // ConvAutoencoder.encoderStats: a mean and a deviation per channel of every block
-    const dim = 2 * (arch.filters as number[]).reduce((a, f) => a + f, 0);
-    if (d.d !== dim) fail('density.d', `twice the architecture's filters (${dim}), the encoder statistics' size`, d.d);
-  } else if (d.d !== arch.latent) fail('density.d', `the architecture's latent size ${String(arch.latent)}`, d.d);
+  const dim = densityInputSize((m.densityInput as DensityInput | undefined) ?? 'code', { latent: arch.latent as number, filters: arch.filters as number[] });
+  if (d.d !== dim) {
+    fail('density.d', m.densityInput === 'stats' ? `twice the architecture's filters (${dim}), the encoder statistics' size` : `the architecture's latent size ${String(arch.latent)}`, d.d);
+  }
   if (m.training !== undefined) obj('training', m.training);
   return m as unknown as ModelManifest;
 }

@@ -97,7 +97,7 @@ export interface AutoSettings {
    */
   patchCheck: boolean;
   /**
-   * What the latent density reads (src/scoring/reconstruction.ts): for whole-image photographs the
+   * What the latent density reads (src/scoring/density-input.ts): for whole-image photographs the
    * encoder's channel statistics, which rank forest scenes better than the code does (0.88 against
    * 0.82 in a PyTorch prototype, docs/BENCHMARKS.md); the bottleneck code for digit-sized images
    * (MNIST's defaults) and tiles (whose image scores are error peaks).

@@ -61,7 +61,10 @@ export interface DetectorState {
 export function scorerFor(model: ConvAutoencoder, tiles: TileSpec | undefined, densityInput: DensityInput = 'code'): Reconstructor {
   if (tiles) return new TiledAutoencoder(model, tiles);
   if (densityInput === 'code') return model;
-  return { encode: (x) => model.encode(x), decode: (z) => model.decode(z), eval: () => model.eval(), densityCode: (x) => model.encoderStats(x) };
+  return {
+    encode: (x) => model.encode(x), decode: (z) => model.decode(z), eval: () => model.eval(),
+    encodeForDensity: (x) => { const { code, stats } = model.encodeWithStats(x); return { code, density: stats }; },
+  };
 }
 
 /** The parts of a fitted detector; the Detector owns them. */

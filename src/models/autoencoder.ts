@@ -158,11 +158,12 @@ export class ConvAutoencoder extends Module {
     return z;
   }
   /**
-   * The channel mean and standard deviation of every encoder block's output, over the image,
-   * concatenated [N, 2 * sum(filters)]: a texture description at each of the encoder's scales,
-   * what the latent density of photographs reads (src/detector/fit.ts, `densityInput`).
+   * The bottleneck code and, in the same pass, the channel mean and standard deviation of every
+   * encoder block's output over the image, concatenated [N, 2 * sum(filters)]: a texture
+   * description at each of the encoder's scales, what the latent density of photographs reads
+   * (src/scoring/density-input.ts).
    */
-  encoderStats(x: Tensor): Tensor {
+  encodeWithStats(x: Tensor): { code: Tensor; stats: Tensor } {
     return tidy(() => {
       const parts: Tensor[] = [];
       let h = x;
@@ -171,7 +172,7 @@ export class ConvAutoencoder extends Module {
         if (block instanceof CeilMaxPool) continue;
         parts.push(ops.mean(h, [2, 3]), ops.std(h, [2, 3], false));
       }
-      return ops.cat(parts, 1);
+      return { code: this.toLatent.forward(h), stats: ops.cat(parts, 1) };
     });
   }
   /** Images [N, C, H, W] in [0, 1] from codes. */

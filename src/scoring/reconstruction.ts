@@ -6,7 +6,6 @@ import { betweenSteps, type AbortSignalLike } from '../util/abort.js';
 import { ops, tidy, noGrad, type Tensor } from '../engine/index.js';
 import type { BatchPlan } from '../train/batches.js';
 import { ssimMap, ssimPerImage } from './ssim.js';
-export type { DensityInput } from './density-input.js';
 
 /**
  * Anything with an encoder and a decoder. A model that reconstructs otherwise (tile by tile,
@@ -20,10 +19,12 @@ export interface Reconstructor {
   /** Reconstructions and codes, and `tileMaps`' maps [N, 1, H, W] taken on the model's own pieces (tiles) and put together. */
   reconstruct?(x: Tensor, tileMaps?: (recon: Tensor, target: Tensor) => Tensor[]): { recon: Tensor; code: Tensor; maps: Tensor[] };
   readonly peakSigma?: number;
-  /** What the latent density reads, when it is not the bottleneck code (src/detector/fit.ts, scorerFor). */
-  densityCode?(x: Tensor): Tensor;
+  /**
+   * The code and, from the same encoder pass, what the latent density reads, when that is not the
+   * code (src/detector/fit.ts, scorerFor).
+   */
+  encodeForDensity?(x: Tensor): { code: Tensor; density: Tensor };
 }
-
 
 /**
  * Images or maps [N, C, H, W] blurred by a Gaussian of `sigma` px, channel by channel (separable,
@@ -81,10 +82,14 @@ export function scoreTensor(model: Reconstructor, x: Tensor, opts: { maps?: MapK
     const mseOf = (r: Tensor, t: Tensor) => ops.mean(ops.mseLoss(r, t, 'none'), 1, true);
     const ssimErrOf = (r: Tensor, t: Tensor) => ops.rsub(ops.mean(ssimMap(r, t, { padding: 'same' }), 1, true), 1);
     const errorMaps = (r: Tensor, t: Tensor) => [mseOf(r, t), ssimErrOf(r, t)];
-    let code: Tensor, recon: Tensor, own: Tensor[] = [];
+    let code: Tensor, recon: Tensor, own: Tensor[] = [], density: Tensor | undefined;
     // a tiled model's errors are taken per tile (src/models/tiled.ts says why)
     if (model.reconstruct) ({ code, recon, maps: own } = model.reconstruct(x, errorMaps));
-    else { code = model.encode(x); recon = model.decode(code); }
+    else {
+      if (model.encodeForDensity) ({ code, density } = model.encodeForDensity(x));
+      else code = model.encode(x);
+      recon = model.decode(code);
+    }
     let mse: Tensor, ssim: Tensor;
     const mseMap = () => own[0] ?? mseOf(recon, x);
     const ssimErrMap = () => own[1] ?? ssimErrOf(recon, x);
@@ -96,7 +101,7 @@ export function scoreTensor(model: Reconstructor, x: Tensor, opts: { maps?: MapK
       mse = ops.mean(ops.flatten(ops.mseLoss(recon, x, 'none'), 1), 1);
       ssim = ops.rsub(ssimPerImage(recon, x), 1);
     }
-    const out: BatchScores = { mse: mse.toFloat32(), ssim: ssim.toFloat32(), codes: (model.densityCode?.(x) ?? code).toFloat32() };
+    const out: BatchScores = { mse: mse.toFloat32(), ssim: ssim.toFloat32(), codes: (density ?? code).toFloat32() };
     if (opts.maps === 'mse') out.maps = mseMap().toFloat32();
     if (opts.maps === 'ssim') out.maps = ssimErrMap().toFloat32();
     if (opts.recon) out.recon = recon.toFloat32();

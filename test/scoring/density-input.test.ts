@@ -17,8 +17,10 @@ describe('the encoder statistics the density of photographs reads', () => {
     ae.eval();
     noGrad(() => {
       const x = ops.rand([2, 1, 16, 16]);
-      const stats = ae.encoderStats(x);
+      const { code, stats } = ae.encodeWithStats(x);
       assert.deepEqual(stats.shape, [2, 2 * (4 + 6)]);
+      const alone = ae.encode(x);
+      assert.deepEqual(code.toFloat32(), alone.toFloat32(), 'the same code as encode');
       // the first block's output, computed on its own, gives the first 4 means and 4 deviations
       const first = ae.encoderConv.layers[0]!.forward(x);
       const mean = tidy(() => ops.mean(first, [2, 3]).toFloat32());
@@ -30,7 +32,7 @@ describe('the encoder statistics the density of photographs reads', () => {
           assert.ok(Math.abs(s[i * 20 + 4 + c]! - std[i * 4 + c]!) < 1e-5, 'std');
         }
       }
-      for (const t of [x, stats, first]) t.dispose();
+      for (const t of [x, code, stats, alone, first]) t.dispose();
     });
     ae.dispose();
     assert.equal(liveTensors(), before, 'no tensor leaked');
