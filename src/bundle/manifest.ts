@@ -21,7 +21,7 @@ import type { PostProcessorState, ScoreStats } from '../postprocess/postprocesso
 import type { Architecture } from '../models/autoencoder.js';
 import type { Preprocessing } from '../data/types.js';
 import type { LossName } from '../train/losses.js';
-import { DENSITY_INPUTS, densityInputSize, type DensityInput } from '../scoring/density-input.js';
+import { DENSITY_ESTIMATORS, DENSITY_INPUTS, densityInputSize, type DensityInput } from '../scoring/density-input.js';
 import type { AaeJSON } from '../models/aae.js';
 import type { LatentKDEState } from '../scoring/kde.js';
 
@@ -169,6 +169,14 @@ export function validateManifest(raw: unknown, where = 'manifest'): ModelManifes
   const dim = densityInputSize((m.densityInput as DensityInput | undefined) ?? 'code', { latent: arch.latent as number, filters: arch.filters as number[] });
   if (d.d !== dim) {
     fail('density.d', m.densityInput === 'stats' ? `twice the architecture's filters (${dim}), the encoder statistics' size` : `the architecture's latent size ${String(arch.latent)}`, d.d);
+  }
+  if (d.estimator !== undefined) oneOf('density.estimator', d.estimator, DENSITY_ESTIMATORS);
+  if (d.estimator === 'knn') {
+    int('density.k', d.k);
+    if (!((d.k as number) >= 1 && (d.k as number) <= (d.n as number))) fail('density.k', `between 1 and density.n (${String(d.n)})`, d.k);
+  }
+  if (d.groups !== undefined && (!Array.isArray(d.groups) || !d.groups.every((g) => Number.isInteger(g) && g >= 1) || d.groups.reduce((a: number, g: number) => a + g, 0) !== dim)) {
+    fail('density.groups', `positive whole numbers summing to density.d (${dim})`, d.groups);
   }
   if (m.training !== undefined) obj('training', m.training);
   return m as unknown as ModelManifest;

@@ -19,7 +19,7 @@
 import type { LossName } from '../train/losses.js';
 import type { Fusion } from '../postprocess/postprocessor.js';
 import type { TileSpec } from '../models/tile-spec.js';
-import type { DensityInput } from '../scoring/density-input.js';
+import { defaultDensityEstimator, STATS_NEIGHBOURS, type DensityEstimator, type DensityInput } from '../scoring/density-input.js';
 
 /** The longest side the automatic input size goes up to: larger images are shrunk to it. */
 export const AUTO_MAX_SIDE = 256;
@@ -74,6 +74,7 @@ export interface UserChoices {
   /** false: whole images even when they are large; an object: tiles with these settings. */
   tiles?: boolean | Partial<TileSpec>;
   densityInput?: DensityInput;
+  densityEstimator?: DensityEstimator;
 }
 
 /** The tiles of a tiled model, and how many a training step draws. */
@@ -103,6 +104,8 @@ export interface AutoSettings {
    * (MNIST's defaults) and tiles (whose image scores are error peaks).
    */
   densityInput: DensityInput;
+  /** How the density is estimated from what it reads (src/scoring/density-input.ts: kNN for the statistics, Gaussian KDE for the code). */
+  densityEstimator: DensityEstimator;
   /** One line per value the rules chose (values the user gave are not listed). */
   reasons: string[];
 }
@@ -178,7 +181,8 @@ function tiledSettings(facts: ImageFacts, user: UserChoices): AutoSettings {
   const fusion = user.fusion ?? 'max';
   if (user.fusion === undefined) reasons.push('fusion max: tiled model');
   const densityInput = user.densityInput ?? 'code';
-  return { size, batchSize, epochs, steps, loss, fusion, tiles, patchCheck: false, densityInput, reasons };
+  const densityEstimator = user.densityEstimator ?? defaultDensityEstimator(densityInput);
+  return { size, batchSize, epochs, steps, loss, fusion, tiles, patchCheck: false, densityInput, densityEstimator, reasons };
 }
 
 export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSettings {
@@ -216,5 +220,7 @@ export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSet
   if (user.fusion === undefined) reasons.push(`fusion ${fusion}: ${bySize}`);
   const densityInput = user.densityInput ?? (photo ? 'stats' : 'code');
   if (user.densityInput === undefined && photo) reasons.push(`density on the encoder's channel statistics: ${bySize}`);
-  return { size, batchSize, epochs, steps, loss, fusion, patchCheck: photo, densityInput, reasons };
+  const densityEstimator = user.densityEstimator ?? defaultDensityEstimator(densityInput);
+  if (user.densityEstimator === undefined && densityEstimator === 'knn') reasons.push(`density by the ${STATS_NEIGHBOURS} nearest training images, every encoder block weighing the same: the statistics have hundreds of dimensions`);
+  return { size, batchSize, epochs, steps, loss, fusion, patchCheck: photo, densityInput, densityEstimator, reasons };
 }

@@ -20,7 +20,7 @@ import type { Reconstructor } from '../scoring/reconstruction.js';
 import { AaeTask } from '../train/aae-task.js';
 import type { LossName } from '../train/losses.js';
 import { scoreBatches, type RawScores } from '../scoring/reconstruction.js';
-import { DENSITY_INPUTS, type DensityInput } from '../scoring/density-input.js';
+import { DENSITY_ESTIMATORS, DENSITY_INPUTS, STATS_NEIGHBOURS, densityInputGroups, type DensityInput } from '../scoring/density-input.js';
 import { LatentKDE } from '../scoring/kde.js';
 import { checkCombine, defaultCombine, type BaseRecord, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
 import { PostProcessor, checkFusion, type Fusion, type ThresholdOption } from '../postprocess/postprocessor.js';
@@ -97,6 +97,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   if (o.combine !== undefined) checkCombine(o.combine, !!transformOpts);
   if (o.fusion !== undefined) checkFusion(o.fusion); // before any data is read
   if (o.densityInput !== undefined && !DENSITY_INPUTS.includes(o.densityInput)) throw new Error(`unknown densityInput '${o.densityInput as string}' (use ${DENSITY_INPUTS.join(' or ')})`);
+  if (o.densityEstimator !== undefined && !DENSITY_ESTIMATORS.includes(o.densityEstimator)) throw new Error(`unknown densityEstimator '${o.densityEstimator as string}' (use ${DENSITY_ESTIMATORS.join(' or ')})`);
   if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
   signal?.throwIfAborted();
   manualSeed(seed);
@@ -112,7 +113,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   // the robust AAE's prior shapes its codes, so its density reads them
   const user: UserChoices = {
     size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss, fusion: o.fusion, tiles: o.tiles ?? (o.model === 'aae' || transformOpts ? false : undefined),
-    densityInput: o.densityInput ?? (o.model === 'aae' ? 'code' : undefined),
+    densityInput: o.densityInput ?? (o.model === 'aae' ? 'code' : undefined), densityEstimator: o.densityEstimator,
   };
   const facts: ImageFacts = { height: native?.height, width: native?.width, count: train.length, fixedSize: !!source.nativeSize };
   if (needsLostDetail(facts, user)) facts.lostDetail = await sourceLostDetail(source, train, { height: facts.height!, width: facts.width! }, AUTO_MAX_SIDE);
@@ -183,7 +184,10 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
     // the training images' own scores matter to a contamination threshold only; the classifier's
     // costs a forward per transformation, so it is skipped when nothing reads it
     const trainScores = await scoreBatches(scorer, trainPlan, { transform: byContamination ? scorerOf(transform) : undefined, signal });
-    kde = new LatentKDE({ bandwidth: o.bandwidth ?? 'scott', device, seed });
+    kde = new LatentKDE({
+      bandwidth: o.bandwidth ?? 'scott', device, seed, estimator: auto.densityEstimator,
+      ...(auto.densityEstimator === 'knn' ? { k: STATS_NEIGHBOURS, groups: densityInputGroups(auto.densityInput, architecture) } : {}),
+    });
     kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
     // a whole-image photograph's reconstruction errors join the default fusion only if they see
     // pasted patches (src/scoring/patch-check.ts; auto.patchCheck says when)

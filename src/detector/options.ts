@@ -14,7 +14,7 @@ import type { LossName } from '../train/losses.js';
 import type { EpochRecord } from '../train/trainer.js';
 import type { BandwidthRule } from '../scoring/kde.js';
 import type { MapKind } from '../scoring/reconstruction.js';
-import type { DensityInput } from '../scoring/density-input.js';
+import type { DensityEstimator, DensityInput } from '../scoring/density-input.js';
 import type { BaseRecord, BaseScore, ScoreKind, ScoreRecord } from '../postprocess/kinds.js';
 import type { Fusion, ThresholdOption, VerdictRule } from '../postprocess/postprocessor.js';
 import type { AutoSettings } from '../config/auto.js';
@@ -115,7 +115,13 @@ export interface DetectorOptions {
    * 'stats' for whole-image photographs (inputs of 48 px or more), else 'code' (src/config/auto.ts).
    */
   densityInput?: DensityInput;
-  /** Latent density bandwidth rule. Default 'scott'. */
+  /**
+   * How the density is estimated: 'gaussian' (a KDE) or 'knn' (the 5-nearest-neighbour estimate,
+   * every encoder block weighing the same). Default 'knn' when the density reads 'stats', else
+   * 'gaussian'.
+   */
+  densityEstimator?: DensityEstimator;
+  /** Latent density bandwidth rule (the 'gaussian' estimator). Default 'scott'. */
   bandwidth?: BandwidthRule | number;
   /** 'auto' (CUDA when available), 'cpu', 'cuda'. Default 'auto'. */
   device?: string;

@@ -19,6 +19,13 @@
  * `scoreSamples(x) - sum_j log std_j`, a constant shift that changes no ranking. A dimension with
  * zero spread gets std 1. With `standardize: false` the codes are used as they are.
  *
+ * **The kNN estimator** (`estimator: 'knn'`, k neighbours, default 5) replaces the kernels by
+ * p(x) = k / (n V_d r_k(x)^d), r_k the distance to the k-th nearest fitted point, V_d the volume of
+ * the unit d-ball: a true log-density too, on the same stored points, whose reach adapts to the
+ * data (the bandwidth is then unused). `groups` makes groups of dimensions weigh the same in the
+ * distance (each scaled by 1 / sqrt(its size) after standardising), e.g. the statistics of
+ * encoder blocks of 32 and 256 channels.
+ *
  * Bandwidth rules (h in standardised units, so sigma = 1 per dimension; n = fitted points):
  * - `'scott'` (default): h = n^(-1/(d+4))                  (scipy `gaussian_kde` Scott factor)
  * - `'silverman'`: h = (n (d+2) / 4)^(-1/(d+4))
@@ -54,6 +61,7 @@
  */
 import { Tensor, tidy, noGrad, ops, resolveDevice } from '../engine/index.js';
 import { createRng, deriveSeed } from '../data/random.js';
+import { DENSITY_ESTIMATORS, type DensityEstimator } from './density-input.js';
 
 export type BandwidthRule = 'scott' | 'silverman' | 'likelihood';
 
@@ -62,6 +70,16 @@ export interface LatentKDEOptions {
   bandwidth?: BandwidthRule | number;
   /** Standardise codes per dimension before estimating. Default true. */
   standardize?: boolean;
+  /** 'gaussian' (default) or 'knn': log p = log k - log n - log V_d - d log r_k (see the module doc). */
+  estimator?: DensityEstimator;
+  /** Neighbours of the 'knn' estimator. Default 5. */
+  k?: number;
+  /**
+   * Sizes of consecutive groups of dimensions (summing to d) that should weigh the same in a
+   * distance, whatever their sizes: after standardising, a group of g dimensions is scaled by
+   * 1 / sqrt(g). Default: one group per dimension (plain standardisation).
+   */
+  groups?: readonly number[];
   /** Cap on fitted points; more codes are subsampled (seeded). Default 20000. */
   maxPoints?: number;
   /** Where points live and scoring runs ('cpu', 'cuda', 'cuda:N', 'auto'). Default: the codes tensor's device, else 'cpu'. */
@@ -81,13 +99,19 @@ export interface LatentKDEState {
   /** How it was chosen. */
   bandwidthRule: BandwidthRule | 'fixed';
   standardize: boolean;
+  /** Absent: 'gaussian' (states written before the kNN estimator). */
+  estimator?: DensityEstimator;
+  /** Neighbours of the 'knn' estimator. */
+  k?: number;
+  /** The dimension groups that weigh the same (already folded into std). */
+  groups?: number[];
   /** Code dimension. */
   d: number;
   /** Fitted (stored) points. */
   n: number;
   /** Codes given to fit, before the cap. */
   nSeen: number;
-  /** Per-dimension mean and std used for standardisation (0 and 1 when standardize is false). */
+  /** Per-dimension mean and std used for standardisation (0 and 1 when standardize is false; std includes the groups' scale). */
   mean: number[];
   std: number[];
   /** null: no cap (Infinity, which JSON cannot hold). */
@@ -143,6 +167,9 @@ type Codes = Tensor | Float32Array | Float64Array;
 export class LatentKDE {
   readonly bandwidthParam: BandwidthRule | number;
   readonly standardize: boolean;
+  readonly estimator: DensityEstimator;
+  readonly k: number;
+  readonly groups: readonly number[] | undefined;
   readonly maxPoints: number;
   readonly device: string | undefined;
   readonly seed: number;
@@ -161,6 +188,9 @@ export class LatentKDE {
   constructor(opts: LatentKDEOptions = {}) {
     this.bandwidthParam = opts.bandwidth ?? 'scott';
     this.standardize = opts.standardize ?? true;
+    this.estimator = opts.estimator ?? 'gaussian';
+    this.k = opts.k ?? 5;
+    this.groups = opts.groups ? [...opts.groups] : undefined;
     this.maxPoints = opts.maxPoints ?? DEFAULT_MAX_POINTS;
     this.device = opts.device;
     this.seed = opts.seed ?? 0;
@@ -185,6 +215,12 @@ export class LatentKDE {
       const [nSeen, dim] = x.shape as [number, number];
       if (nSeen < 2) throw new Error(`LatentKDE.fit: need at least 2 codes, got ${nSeen}`);
       if (dim < 1) throw new Error('LatentKDE.fit: codes have dimension 0');
+      if (this.groups && this.groups.reduce((a, g) => a + g, 0) !== dim) {
+        throw new Error(`LatentKDE.fit: the groups [${this.groups.join(', ')}] sum to ${this.groups.reduce((a, g) => a + g, 0)}, but the codes have dimension ${dim}`);
+      }
+      if (this.estimator === 'knn' && this.k > Math.min(nSeen, this.maxPoints)) {
+        throw new Error(`LatentKDE.fit: the knn estimator needs at least k = ${this.k} codes, got ${Math.min(nSeen, this.maxPoints)}`);
+      }
       assertFinite(x, 'LatentKDE.fit: codes');
       let mean = new Array<number>(dim).fill(0);
       let std = new Array<number>(dim).fill(1);
@@ -195,6 +231,7 @@ export class LatentKDE {
           const s = Math.sqrt(v);
           return s > 1e-12 * Math.max(1, ...mean.map(Math.abs)) ? s : 1;
         });
+        if (this.groups) std = withGroupScale(std, this.groups);
       }
       let sub = x;
       if (nSeen > this.maxPoints) {
@@ -234,7 +271,7 @@ export class LatentKDE {
       }
       assertFinite(q0, 'LatentKDE.scoreSamples: queries');
       const q = this.standardize ? standardise(q0, mean, std) : q0;
-      return logDensity(q, points, h, this.chunkSize);
+      return this.estimator === 'knn' ? knnLogDensity(q, points, this.k, this.chunkSize) : logDensity(q, points, h, this.chunkSize);
     }));
   }
 
@@ -257,6 +294,8 @@ export class LatentKDE {
       bandwidth: h,
       bandwidthRule: this.bandwidthRule_!,
       standardize: this.standardize,
+      ...(this.estimator !== 'gaussian' ? { estimator: this.estimator, k: this.k } : {}),
+      ...(this.groups ? { groups: [...this.groups] } : {}),
       d: points.shape[1]!,
       n: points.shape[0]!,
       nSeen: this.nSeen_!,
@@ -285,9 +324,16 @@ export class LatentKDE {
     if (src.rank !== 2 || src.shape[0] !== n || src.shape[1] !== d) throw bad(`${KDE_POINTS_KEY} has shape [${src.shape}], expected [${n},${d}]`);
     if (!(json.bandwidth > 0 && Number.isFinite(json.bandwidth))) throw bad(`bandwidth ${json.bandwidth}`);
     if (json.mean?.length !== d || json.std?.length !== d) throw bad(`mean/std must have ${d} entries`);
+    const estimator = json.estimator ?? 'gaussian';
+    if (!DENSITY_ESTIMATORS.includes(estimator)) throw bad(`estimator ${JSON.stringify(estimator)}`);
+    if (estimator === 'knn' && !(Number.isInteger(json.k) && json.k! >= 1 && json.k! <= n)) throw bad(`k ${json.k} for ${n} points`);
+    if (json.groups !== undefined && (!Array.isArray(json.groups) || json.groups.reduce((a, g) => a + g, 0) !== d)) throw bad(`groups must sum to ${d}`);
     const kde = new LatentKDE({
       bandwidth: json.bandwidthRule === 'fixed' ? json.bandwidth : json.bandwidthRule,
       standardize: json.standardize,
+      estimator,
+      k: json.k,
+      groups: json.groups,
       maxPoints: json.maxPoints ?? Infinity,
       device,
       seed: json.seed,
@@ -333,6 +379,10 @@ export class LatentKDE {
     }
     if (!(Number.isInteger(this.chunkSize) && this.chunkSize >= 1)) throw new Error(`LatentKDE: chunkSize must be a positive integer, got ${this.chunkSize}`);
     if (!Number.isFinite(this.seed)) throw new Error(`LatentKDE: seed must be a finite number, got ${this.seed}`);
+    if (!DENSITY_ESTIMATORS.includes(this.estimator)) throw new Error(`LatentKDE: unknown estimator ${JSON.stringify(this.estimator)} (use ${DENSITY_ESTIMATORS.join(' or ')})`);
+    if (!(Number.isInteger(this.k) && this.k >= 1)) throw new Error(`LatentKDE: k must be a positive integer, got ${this.k}`);
+    if (this.groups && !this.groups.every((g) => Number.isInteger(g) && g >= 1)) throw new Error(`LatentKDE: groups must be positive integers, got [${this.groups.join(', ')}]`);
+    if (this.groups && !this.standardize) throw new Error('LatentKDE: groups need standardize: true (their scale is part of the standardisation)');
   }
 
   private selectBandwidth(): void {
@@ -401,6 +451,58 @@ function logDensity(q: Tensor, points: Tensor, h: number, maxChunk: number): Flo
       redo.forEach((i, k) => { out[start + i] = exact[k]! - constant; });
     });
   }
+  return out;
+}
+
+/**
+ * The k-nearest-neighbour density estimate (Loftsgaarden and Quesenberry 1965) of the rows of q
+ * against `points`: p(q) = k / (n V_d r_k(q)^d), with r_k the distance to the k-th nearest point
+ * and V_d the volume of the unit d-ball. It adapts its reach to the data where a single Gaussian
+ * bandwidth cannot: in hundreds of dimensions Scott's h makes a KDE the distance to the single
+ * nearest point (docs/BENCHMARKS.md, session 10). Squared distances per chunk come from one matrix
+ * product of augmented rows ([q, 1, ||q||^2] . [-2x, ||x||^2, 1]); r_k is floored at 1e-6 so a
+ * query equal to k points gets a large finite log-density, not Infinity.
+ */
+function knnLogDensity(q: Tensor, points: Tensor, k: number, maxChunk: number): Float32Array {
+  const [n, d] = points.shape as [number, number];
+  const m = q.shape[0]!;
+  const out = new Float32Array(m);
+  if (m === 0) return out;
+  const device = points.device;
+  const constant = Math.log(k) - Math.log(n) - logUnitBallVolume(d);
+  const rows = chunkRows(n, maxChunk, MATRIX_BUDGET_BYTES);
+  const aug = ops.contiguous(ops.transpose(ops.cat([ops.mul(points, -2), ops.sum(ops.mul(points, points), 1, true), ops.ones([n, 1], { device })], 1), 0, 1)); // [d+2, n]
+  const buf = ops.zeros([Math.min(rows, m), n], { device });
+  for (let start = 0; start < m; start += rows) {
+    const end = Math.min(m, start + rows);
+    const c = end - start;
+    tidy(() => {
+      const qc = ops.slice(q, 0, start, end);
+      const qa = ops.cat([qc, ops.ones([c, 1], { device }), ops.sum(ops.mul(qc, qc), 1, true)], 1); // [c, d+2]
+      const sq = ops.slice(buf, 0, 0, c);
+      ops.callOp('mm', 'out', [qa, aug, sq]);
+      const [nearest] = ops.topk(sq, k, 1, false);
+      const kth = ops.slice(nearest, 1, k - 1, k).toFloat32();
+      for (let i = 0; i < c; i++) out[start + i] = constant - (d / 2) * Math.log(Math.max(kth[i]!, 1e-12));
+    });
+  }
+  return out;
+}
+
+/** log of the volume of the unit d-ball, pi^(d/2) / Gamma(d/2 + 1), with Gamma stepped down exactly to Gamma(1) or Gamma(3/2). */
+export function logUnitBallVolume(d: number): number {
+  let x = d / 2 + 1;
+  let logGamma = 0;
+  while (x > 1.75) { x -= 1; logGamma += Math.log(x); }
+  if (Math.abs(x - 1.5) < 0.25) logGamma += Math.log(Math.sqrt(Math.PI) / 2);
+  return (d / 2) * Math.log(Math.PI) - logGamma;
+}
+
+/** std scaled so that each group of g dimensions, standardised, has total variance 1: std * sqrt(g). */
+function withGroupScale(std: number[], groups: readonly number[]): number[] {
+  const out = [...std];
+  let j = 0;
+  for (const g of groups) for (let i = 0; i < g; i++, j++) out[j] = out[j]! * Math.sqrt(g);
   return out;
 }
 

@@ -45,6 +45,11 @@ describe('the encoder statistics the density of photographs reads', () => {
     assert.equal(autoSettings({ height: 640, width: 640, count: 300, lostDetail: 0.04 }).densityInput, 'code');
     assert.equal(autoSettings({ height: 150, width: 150, count: 576 }, { densityInput: 'code' }).densityInput, 'code');
     assert.ok(autoSettings({ height: 150, width: 150, count: 576 }).reasons.some((r) => r.startsWith('density on the encoder')));
+    assert.equal(autoSettings({ height: 150, width: 150, count: 576 }).densityEstimator, 'knn');
+    assert.equal(autoSettings({ height: 28, width: 28, count: 6000, fixedSize: true }).densityEstimator, 'gaussian');
+    assert.equal(autoSettings({ height: 640, width: 640, count: 300, lostDetail: 0.04 }).densityEstimator, 'gaussian');
+    assert.equal(autoSettings({ height: 150, width: 150, count: 576 }, { densityInput: 'code' }).densityEstimator, 'gaussian');
+    assert.equal(autoSettings({ height: 150, width: 150, count: 576 }, { densityEstimator: 'gaussian' }).densityEstimator, 'gaussian');
   });
 
   it('goes into the saved model and back: the loaded detector scores as the fitted one', async () => {
@@ -55,6 +60,10 @@ describe('the encoder statistics the density of photographs reads', () => {
     const manifest = JSON.parse(readFileSync(join(dir, 'm', 'manifest.json'), 'utf8'));
     assert.equal(manifest.densityInput, 'stats');
     assert.equal(manifest.density.d, 2 * (4 + 8), 'the density was fitted on the statistics');
+    assert.equal(manifest.density.estimator, 'knn', 'the statistics get the kNN estimate');
+    assert.equal(manifest.density.k, 5);
+    assert.deepEqual(manifest.density.groups, [8, 16], 'one group per encoder block');
+    assert.throws(() => validateManifest({ ...manifest, density: { ...manifest.density, groups: [8, 8] } }, 'm/manifest.json'), /'density.groups'/);
     const test = stripesSource(12, (i) => i % 3 === 0);
     const ours = (await det.score(test)).map((r) => r.scores.density);
     const loaded = Detector.load(join(dir, 'm'), { device: 'cpu' });
@@ -66,11 +75,20 @@ describe('the encoder statistics the density of photographs reads', () => {
     const m2 = JSON.parse(readFileSync(join(dir, 'c', 'manifest.json'), 'utf8'));
     assert.equal(m2.densityInput, undefined, 'the code is the default of older models: not written');
     assert.equal(m2.density.d, 4);
+    assert.equal(m2.density.estimator, undefined, 'the code keeps the Gaussian KDE');
     byCode.dispose();
+
+    const gaussian = await Detector.fit(stripesSource(40), { ...options, densityEstimator: 'gaussian' });
+    gaussian.save(join(dir, 'g'));
+    const m3 = JSON.parse(readFileSync(join(dir, 'g', 'manifest.json'), 'utf8'));
+    assert.equal(m3.density.estimator, undefined, 'the user chose the Gaussian on the statistics');
+    assert.equal(m3.density.d, 24);
+    gaussian.dispose();
   });
 
   it('refuses an unknown value, in the options and in a manifest', async () => {
     await assert.rejects(Detector.fit(stripesSource(40), { ...SMALL, densityInput: 'pixels' as never }), /unknown densityInput 'pixels'/);
+    await assert.rejects(Detector.fit(stripesSource(40), { ...SMALL, densityEstimator: 'ball' as never }), /unknown densityEstimator 'ball'/);
     const dir = tempDir();
     const det = await Detector.fit(stripesSource(40), SMALL);
     det.save(join(dir, 'm'));

@@ -8,6 +8,7 @@ import {
   LatentKDE,
   KDE_POINTS_KEY,
   bandwidthGrid,
+  logUnitBallVolume,
   scottBandwidth,
   silvermanBandwidth,
 } from '../../src/scoring/kde.js';
@@ -293,6 +294,87 @@ describe('LatentKDE state', () => {
     assert.throws(() => LatentKDE.fromState({ ...json, kind: 'x' } as unknown as LatentKDEState, tensors), /kind/);
     dispose([...tensors.values()]);
     kde.dispose();
+  });
+});
+
+/** Brute-force kNN log-density in float64: log k - log n - log V_d - d log r_k, after standardising (and each group scaled by 1/sqrt(size)). */
+function refKnnLogDensity(points: ArrayLike<number>, queries: ArrayLike<number>, d: number, k: number, groups?: number[]): Float64Array {
+  const n = points.length / d;
+  const { mean, std } = moments(points, d);
+  const scale = new Array<number>(d).fill(1);
+  if (groups) { let j = 0; for (const g of groups) for (let i = 0; i < g; i++) scale[j++] = 1 / Math.sqrt(g); }
+  const m = queries.length / d;
+  const out = new Float64Array(m);
+  for (let q = 0; q < m; q++) {
+    const dist: number[] = [];
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += (((queries[q * d + j]! - points[i * d + j]!) / std[j]!) * scale[j]!) ** 2;
+      dist.push(Math.sqrt(s));
+    }
+    dist.sort((a, b) => a - b);
+    out[q] = Math.log(k) - Math.log(n) - logUnitBallVolume(d) - d * Math.log(dist[k - 1]!);
+  }
+  return out;
+}
+
+describe('the kNN estimator', () => {
+  it('matches a brute-force float64 reference, with and without groups', () => {
+    for (const [k, groups] of [[1, undefined], [5, undefined], [3, [1, 2]]] as const) {
+      const kde = new LatentKDE({ estimator: 'knn', k, groups: groups as number[] | undefined }).fit(POINTS, D);
+      const ref = refKnnLogDensity(POINTS, QUERIES, D, k, groups as number[] | undefined);
+      const got = kde.scoreSamples(QUERIES);
+      for (let i = 0; i < ref.length; i++) close(got[i]!, ref[i]!, 2e-4, `k ${k}, groups ${groups}, query ${i}:`);
+      kde.dispose();
+    }
+  });
+
+  it('is a true density: log V_d is exact, and in d = 1 the estimate of a uniform sample is near 1', () => {
+    close(logUnitBallVolume(1), Math.log(2), 1e-12);
+    close(logUnitBallVolume(2), Math.log(Math.PI), 1e-12);
+    close(logUnitBallVolume(3), Math.log((4 / 3) * Math.PI), 1e-12);
+    close(logUnitBallVolume(4), Math.log((Math.PI ** 2) / 2), 1e-12);
+    // 2,001 evenly spaced points on [0, 1], unstandardised: 10 neighbours lie within 5/2000 of a middle query
+    const pts = Float64Array.from({ length: 2001 }, (_, i) => i / 2000);
+    const kde = new LatentKDE({ estimator: 'knn', k: 10, standardize: false }).fit(pts, 1);
+    const logp = kde.scoreSamples(new Float64Array([0.5001, 0.3002]));
+    for (const v of logp) assert.ok(Math.abs(v) < 0.15, `log-density ${v} of a uniform density`);
+    kde.dispose();
+  });
+
+  it('ranks a far query below near ones, and a query equal to the points gets a finite score', () => {
+    const kde = new LatentKDE({ estimator: 'knn', k: 2 }).fit(new Float64Array([0, 0, 0, 0, 1, 1, 1, 1]), 2);
+    const s = kde.score(new Float64Array([0, 0, 0.5, 0.5, 9, 9]));
+    assert.ok(Number.isFinite(s[0]!), 'two points equal to the query: floored, not -Infinity');
+    assert.ok(s[2]! > s[1]!, 'the far query is more anomalous');
+    kde.dispose();
+  });
+
+  it('keeps the estimator, k and the groups in its state; older states mean the Gaussian', () => {
+    const kde = new LatentKDE({ estimator: 'knn', k: 4, groups: [2, 1] }).fit(POINTS, D);
+    const { json, tensors } = kde.toState();
+    assert.equal(json.estimator, 'knn');
+    assert.equal(json.k, 4);
+    assert.deepEqual(json.groups, [2, 1]);
+    const restored = LatentKDE.fromState(JSON.parse(JSON.stringify(json)) as LatentKDEState, tensors);
+    assert.ok(maxAbsDiff(restored.scoreSamples(QUERIES), kde.scoreSamples(QUERIES)) < 1e-6);
+    assert.throws(() => LatentKDE.fromState({ ...json, k: 99 }, tensors), /k 99 for 50 points/);
+    assert.throws(() => LatentKDE.fromState({ ...json, estimator: 'ball' as 'knn' }, tensors), /estimator "ball"/);
+    assert.throws(() => LatentKDE.fromState({ ...json, groups: [1, 1] }, tensors), /groups must sum to 3/);
+    const gauss = new LatentKDE().fit(POINTS, D);
+    const g = gauss.toState();
+    assert.equal(g.json.estimator, undefined, 'the Gaussian writes nothing new');
+    assert.equal(LatentKDE.fromState(g.json, g.tensors).estimator, 'gaussian');
+    dispose([...tensors.values(), ...g.tensors.values()]);
+    for (const x of [kde, restored, gauss]) x.dispose();
+  });
+
+  it('explains bad options', () => {
+    assert.throws(() => new LatentKDE({ estimator: 'knn', k: 0 }).fit(POINTS, D), /k must be a positive integer/);
+    assert.throws(() => new LatentKDE({ estimator: 'knn', k: 60 }).fit(POINTS, D), /needs at least k = 60 codes, got 50/);
+    assert.throws(() => new LatentKDE({ estimator: 'tophat' as 'knn' }).fit(POINTS, D), /unknown estimator "tophat"/);
+    assert.throws(() => new LatentKDE({ groups: [1, 1] }).fit(POINTS, D), /groups \[1, 1\] sum to 2, but the codes have dimension 3/);
+    assert.throws(() => new LatentKDE({ groups: [3], standardize: false }).fit(POINTS, D), /groups need standardize/);
   });
 });
 
