@@ -39,7 +39,7 @@ import type { MapKind } from '../scoring/reconstruction.js';
 import { overlap } from '../data/fingerprint.js';
 import { inspectImages, type Inspection, type InspectOptions } from '../scoring/inspect.js';
 import { resolveImages } from './input.js';
-import { fitDetector, trainingSplit, calibrate, withDensity, withoutRejected, reconKind, scorerFor, type DetectorParts, type DetectorState, type TrainingInfo } from './fit.js';
+import { fitDetector, trainingSplit, calibrate, withDensity, withoutRejected, reconKind, mapKindFor, scorerFor, type DetectorParts, type DetectorState, type TrainingInfo } from './fit.js';
 import { buildTransformNet, disposeTransform, resolveTransformOptions, scorerOf, trainTransformNet, type TransformParts } from './transforms.js';
 import type { DetectorInput, DetectorOptions, ImageScore, Prediction, ResolvedTransformOptions, ScoreOptions, TransformOptions } from './options.js';
 
@@ -83,6 +83,8 @@ export class Detector {
   get scoreKind(): ScoreKind { return this.post.scoreKind; }
   /** The scores fused by 'combined'. */
   get combine(): BaseScore[] { return this.post.combine; }
+  /** The error map of this model's images (src/detector/fit.ts, mapKindFor): what evaluate, reports, the server and `vigil score --maps` show. */
+  get mapKind(): MapKind { return mapKindFor(this.state.loss, this.post.combine); }
   get training(): TrainingInfo | undefined { return this.state.training; }
   /** Statistics, fusion, thresholds and the verdict rule: what turns raw scores into verdicts (for reports and services). */
   get postprocessor(): PostProcessor { return this.post; }
@@ -204,8 +206,7 @@ export class Detector {
     const hasMasks = source.items.some((i) => i.maskPath !== undefined);
     const results: ImageScore[] = [];
     const masks: (Float32Array | undefined)[] = [];
-    // pixel-level AUROC from the map of the training loss: SSIM maps where SSIM was trained on
-    const mapKind: MapKind = this.state.loss === 'mse' ? 'mse' : 'ssim';
+    const mapKind = this.mapKind;
     for await (const b of this.scoredBatches(source, labelled, { ...options, maps: options.maps ?? (hasMasks ? mapKind : false) })) {
       results.push(...b.results);
       masks.push(...(b.masks ?? b.results.map(() => undefined)));
@@ -361,7 +362,7 @@ export class Detector {
   /** Per image: the preprocessed input, its reconstruction, error map and latent code (for reports; src/scoring/inspect.ts). */
   async inspect(input: DetectorInput, options: InspectOptions & { normalClass?: string | string[] } = {}): Promise<Inspection[]> {
     const source = await resolveImages(input, { normalClass: options.normalClass, strict: options.strict, split: 'test', onWarning: options.onWarning });
-    return inspectImages(this.scorer, source, { preprocessing: this.state.preprocessing, device: this.device }, { ...options, batchSize: options.batchSize ?? this.tiledBatchSize });
+    return inspectImages(this.scorer, source, { preprocessing: this.state.preprocessing, device: this.device }, { ...options, map: options.map ?? this.mapKind, batchSize: options.batchSize ?? this.tiledBatchSize });
   }
 
   /** Frees the native memory held by the model. */

@@ -19,7 +19,7 @@ import { TiledAutoencoder, checkTileSpec, type TileSpec } from '../models/tiled.
 import type { Reconstructor } from '../scoring/reconstruction.js';
 import { AaeTask } from '../train/aae-task.js';
 import type { LossName } from '../train/losses.js';
-import { scoreBatches, type RawScores } from '../scoring/reconstruction.js';
+import { scoreBatches, type MapKind, type RawScores } from '../scoring/reconstruction.js';
 import { DENSITY_ESTIMATORS, DENSITY_INPUTS, STATS_NEIGHBOURS, densityInputGroups, type DensityInput } from '../scoring/density-input.js';
 import { LatentKDE } from '../scoring/kde.js';
 import { checkCombine, defaultCombine, type BaseRecord, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
@@ -79,6 +79,17 @@ export interface DetectorParts {
   transform?: TransformParts;
 }
 
+/**
+ * The error map of a model, the one rule for evaluate's pixel AUROC, the report's overlays, the
+ * server and `vigil score --maps`: the reconstruction error its `combined` score is, when it is
+ * one error alone (plates, cells, tiled boards: 1 - SSIM); else SSIM's where SSIM was trained on
+ * and MSE's where the loss is MSE alone (digits, whose fusion of SSIM and density keeps MSE maps).
+ */
+export function mapKindFor(loss: LossName, combine: readonly BaseScore[]): MapKind {
+  if (combine.length === 1 && (combine[0] === 'mse' || combine[0] === 'ssim')) return combine[0];
+  return loss === 'mse' ? 'mse' : 'ssim';
+}
+
 /** The reconstruction score of a training loss: what 'recon' and the 'either' rule read. */
 export function reconKind(loss: LossName): 'mse' | 'ssim' {
   return loss === 'ssim' ? 'ssim' : 'mse';
@@ -126,7 +137,11 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   const netSize = tiles ? { height: tiles.size, width: tiles.size } : { height, width };
   const architecture = defaultArchitecture({ ...netSize, channels: preprocessing.channels }, o.architecture);
   // a tiled model's image scores are error peaks, and its mean code says little: the errors are fused
-  const combine = o.combine ?? (tiles ? ['mse', 'ssim'] as BaseScore[] : defaultCombine(!!transformOpts));
+  // a tiled model's image score is the peak of its 1 - SSIM map: on the boards above the fusion of
+  // both errors in each of four tiled configurations (0.957 against 0.948 by default), level on
+  // tiled plates (docs/BENCHMARKS.md, session 10)
+  const combine = o.combine ?? (tiles ? ['ssim'] as BaseScore[] : defaultCombine(!!transformOpts));
+  if (tiles && o.combine === undefined) auto.reasons.push('combined of ssim: tiled model, the peak of its 1 − SSIM map');
   const batchSize = auto.batchSize;
   const epochs = auto.epochs;
   const lr = o.lr ?? 1e-3;

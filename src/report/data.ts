@@ -23,6 +23,7 @@ import { evaluate, rocCurve, precisionRecallCurve, auroc, type EvaluationSummary
 import type { ThresholdSpec } from '../scoring/threshold.js';
 import type { ErrorScale } from '../scoring/report-facts.js';
 import type { Inspection } from '../scoring/inspect.js';
+import type { MapKind } from '../scoring/reconstruction.js';
 import type { EpochRecord } from '../train/trainer.js';
 import { VERSION } from '../version.js';
 import { subsetSource } from './select.js';
@@ -107,7 +108,8 @@ export interface ReportData {
   scoreKind: ScoreKind;
   scores: ScoreSection[];
   classes?: ClassRow[];
-  errorScale: { top: number; source: 'model' | 'report'; note: string; scale?: ErrorScale };
+  /** The colour scale of the error maps; `map` is the model's map kind (Detector.mapKind), `label` what a pixel's value is. */
+  errorScale: { top: number; source: 'model' | 'report'; note: string; scale?: ErrorScale; map: MapKind; label: string };
   gallery: GalleryGroup[];
   latent?: {
     points: { x: number; y: number; group: string; id: string }[]; explained: [number, number]; densityGroup: string;
@@ -354,7 +356,7 @@ export async function reportData(det: Detector, o: ReportOptions = {}): Promise<
       ],
       settings: [
         ['ranking score', kind],
-        ['combined', det.combine.join(' + ') + ' (mean of z-scores on normal validation images)'],
+        ['combined', `${det.combine.join(' + ')} (${det.combine.length === 1 ? 'its z-score' : det.postprocessor.fusion === 'max' ? 'the largest z-score' : 'the mean of the z-scores'} on normal validation images)`],
         ['threshold', thresholdRule(det.thresholds[kind]!)],
         ...(t?.history.length ? [['learning rate (first epoch)', String(Number(t.history[0]!.lr.toPrecision(3)))] as [string, string]] : []),
         ...(t?.seed !== undefined ? [['seed', String(t.seed)] as [string, string]] : []),
@@ -398,7 +400,10 @@ async function inspect(det: Detector, source: ImageSource, ids: string[], o: { p
 
 /** The top of the error colour scale: the model's stored 99th percentile, else one measured here. */
 async function chooseScale(det: Detector, stored: ErrorScale | undefined, validation: { source: ImageSource } | undefined, shown: Inspection[], warn: (m: string) => void): Promise<ReportData['errorScale']> {
-  if (stored) return { top: stored.q99, source: 'model', scale: stored, note: `0 to the 99th percentile of the per-pixel squared error on the model's ${stored.images} normal validation images (stored in the model folder): the same colour means the same error in every image and every report of this model; brighter errors saturate` };
+  // 1 - SSIM has a scale of its own, as in `vigil score --maps` (src/report/heatmap.ts)
+  if (det.mapKind === 'ssim') return { top: 1, source: 'model', map: 'ssim', label: 'per-pixel 1 − SSIM', note: '0 to 1 for 1 − SSIM (the same colour means the same error in every image and every report)' };
+  const mse = { map: 'mse' as const, label: 'per-pixel squared error' };
+  if (stored) return { ...mse, top: stored.q99, source: 'model', scale: stored, note: `0 to the 99th percentile of the per-pixel squared error on the model's ${stored.images} normal validation images (stored in the model folder): the same colour means the same error in every image and every report of this model; brighter errors saturate` };
   let values: number[] = [];
   if (validation) {
     const ins = await det.inspect(validation.source, { pixels: true, indices: validation.source.items.map((_, i) => i).slice(0, 256) });
@@ -409,7 +414,7 @@ async function chooseScale(det: Detector, stored: ErrorScale | undefined, valida
   values.sort((a, b) => a - b);
   const top = Math.max(values[Math.floor(0.99 * (values.length - 1))] ?? 1e-12, 1e-12);
   warn('the model folder has no stored error scale (trained by an earlier vigil): the colour scale was measured for this report');
-  return { top, source: 'report', note: `0 to the 99th percentile of the per-pixel squared error of ${fromValidation ? 'normal validation images' : 'the images shown'}, measured for this report (retrain with this vigil to store the model's own scale)` };
+  return { ...mse, top, source: 'report', note: `0 to the 99th percentile of the per-pixel squared error of ${fromValidation ? 'normal validation images' : 'the images shown'}, measured for this report (retrain with this vigil to store the model's own scale)` };
 }
 
 function readManifest(dir?: string): unknown {

@@ -74,10 +74,10 @@ export async function writeMapLegend(dir: string, top: number, note: string): Pr
  * stored scale; 'ssim' maps (1 - SSIM) run over [0, 1].
  */
 export async function writeMapFiles(
-  det: Pick<Detector, 'inspect' | 'preprocessing' | 'training'>, inputs: readonly (string | string[] | ImageSource)[], dir: string,
+  det: Pick<Detector, 'inspect' | 'preprocessing' | 'training' | 'mapKind'>, inputs: readonly (string | string[] | ImageSource)[], dir: string,
   o: { style?: MapStyle; map?: MapKind; normalClass?: string | string[]; strict?: boolean; batchSize?: number } = {},
 ): Promise<{ files: string[]; legend: string }> {
-  const kind = o.map ?? 'mse';
+  const kind = o.map ?? det.mapKind;
   const stored = kind === 'mse' ? det.training?.errorScale : undefined;
   let scale: { top: number; note: string } | undefined = kind === 'ssim' ? { top: 1, note: '0 to 1 for 1 - SSIM (same colour = same error in every map)' } : stored ? mapScale([], stored) : undefined;
   const names = new Set<string>();

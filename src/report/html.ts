@@ -95,7 +95,7 @@ function runSection(d: ReportData): string {
     ...(ev ? [
       ['evaluated', ev.data] as [string, string],
       ['evaluated images', `${ev.images.toLocaleString('en')}: ${ev.normal.toLocaleString('en')} normal, ${ev.anomalous.toLocaleString('en')} anomalous${ev.unlabelled ? `, ${ev.unlabelled.toLocaleString('en')} unlabelled` : ''}`] as [string, string],
-      ...(ev.pixelAuroc !== undefined ? [['pixel-level AUROC', `${fmt(ev.pixelAuroc, 4)} (mse error maps against the ground-truth masks)`] as [string, string]] : []),
+      ...(ev.pixelAuroc !== undefined ? [['pixel-level AUROC', `${fmt(ev.pixelAuroc, 4)} (${d.errorScale.map === 'ssim' ? '1 − SSIM' : 'squared-error'} maps against the ground-truth masks)`] as [string, string]] : []),
     ] : []),
     ['model input', `${r.input.width} × ${r.input.height} px, ${r.input.channels === 1 ? '1 channel (grayscale)' : '3 channels (RGB)'}, resize ${r.input.resize}`],
   ];
@@ -186,7 +186,7 @@ ${d.classes.map((c) => `<tr><td>${esc(c.name)}</td><td>${c.label === undefined ?
 }
 
 async function gallerySection(d: ReportData): Promise<string> {
-  const legend = chart('legend', await toSvg(legendSpec(d.errorScale.top, 'per-pixel squared error')), 'legend');
+  const legend = chart('legend', await toSvg(legendSpec(d.errorScale.top, d.errorScale.label)), 'legend');
   const head = `<div class="legendbox">${legend}<p class="note">Each card: the image as the model sees it, its reconstruction, and the error map over the image (the colour covers the image more the larger the error). Colour scale ${esc(d.errorScale.note)}.${d.gallery.some((g) => g.items.some((i) => i.hasMask)) ? ' The white outline is the ground-truth mask.' : ''}</p></div>`;
   return head + d.gallery.map(galleryGroup).join('\n');
 }

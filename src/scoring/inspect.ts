@@ -26,7 +26,7 @@ export interface Inspection {
 export interface InspectOptions {
   /** Also return images, reconstructions and error maps (default true); false: only the codes. */
   pixels?: boolean;
-  /** Error map kind. Default 'mse'. */
+  /** Error map kind. Default 'mse' (Detector.inspect: the model's own, Detector.mapKind). */
   map?: MapKind;
   /** Only these indices of the source. Default all. */
   indices?: readonly number[];

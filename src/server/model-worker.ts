@@ -36,7 +36,7 @@ function modelSummary(d: Detector): Record<string, unknown> {
 async function warm(detector: Detector): Promise<void> {
   const { width, height } = detector.preprocessing;
   const png = await sharp({ create: { width, height, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer();
-  const r = await detector.score(memorySource([png], ['warm-up']), { maps: 'mse', batchSize: 1 });
+  const r = await detector.score(memorySource([png], ['warm-up']), { maps: detector.mapKind, batchSize: 1 });
   if (r.length !== 1 || !Number.isFinite(r[0]!.score)) throw new Error('warm-up forward pass gave no score');
 }
 
@@ -45,7 +45,7 @@ async function scoreUploads(det: Detector, jobs: HostJob[]): Promise<HostOutcome
   const failed = new Map<number, string>();
   // ids are the batch positions: clients may send two images of the same name
   const source = memorySource(jobs.map((j) => j.bytes), jobs.map((_, i) => String(i)), { onError: (i, reason) => failed.set(i, reason) });
-  const mapKind = det.resolveKind('recon') as 'mse' | 'ssim';
+  const mapKind = det.mapKind;
   let results: Awaited<ReturnType<typeof det.score>>;
   try {
     results = await det.score(source, { maps: jobs.some((j) => j.map) ? mapKind : false, batchSize: jobs.length });

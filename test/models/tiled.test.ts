@@ -144,10 +144,13 @@ describe('a tiled detector end to end', () => {
       assert.deepEqual(det.tiles, { size: 16, stride: 8, sigma: 4 });
       assert.equal(det.architecture.height, 16, 'the network is the size of a tile');
       assert.equal(det.preprocessing.height, side, 'the images keep their size');
-      assert.deepEqual(det.combine, ['mse', 'ssim']);
-      const [ok, bad] = await det.score([join(dir, 'ok.png'), join(dir, 'bad.png')], { maps: 'mse' });
+      assert.deepEqual(det.combine, ['ssim'], 'a tiled model is scored by the peak of its 1 - SSIM map');
+      assert.equal(det.mapKind, 'ssim', 'and shows that map');
+      const [ok, bad] = await det.score([join(dir, 'ok.png'), join(dir, 'bad.png')], { maps: det.mapKind });
       assert.equal(ok!.map!.length, side * side, 'a full-size error map');
       assert.ok(bad!.scores.mse > ok!.scores.mse, `defect ${bad!.scores.mse} vs normal ${ok!.scores.mse}`);
+      assert.ok(bad!.scores.ssim > ok!.scores.ssim, `defect ${bad!.scores.ssim} vs normal ${ok!.scores.ssim}`);
+      assert.ok(bad!.score > ok!.score, 'the combined score ranks the defect higher');
       det.save(join(dir, 'model'));
       const manifest = JSON.parse(readFileSync(join(dir, 'model', 'manifest.json'), 'utf8'));
       assert.deepEqual(manifest.tiles, { size: 16, stride: 8, sigma: 4 });

@@ -42,7 +42,7 @@ const command: Command = {
       out: { type: 'string', alias: 'o', help: 'Write results to this file (atomically: complete or not at all) instead of stdout', value: 'file' },
       shard: { type: 'string', help: 'Score only part i of N (i from 0 to N-1) of the images, sorted by path: N runs with 0/N .. N-1/N split the input into disjoint parts with no coordination (a Kubernetes indexed job, a Slurm array)', value: 'i/N', validate: (s) => { parseShard(s); } },
       maps: { type: 'string', help: "Also write per-pixel error maps (PNG) into this folder, coloured on the model's own normal error scale (legend.svg)", value: 'dir' },
-      'map-kind': { type: 'string', help: 'Error map', choices: ['mse', 'ssim'], default: 'mse' },
+      'map-kind': { type: 'string', help: "Error map (default: the model's own: 1 - SSIM where its score rests on it, else the training loss's)", choices: ['mse', 'ssim'] },
       'maps-style': { type: 'string', help: 'Error maps blended over the image, or the bare map', choices: ['overlay', 'bare'], default: 'overlay' },
       'batch-size': { type: 'integer', help: 'Images per batch (default 256; 8 for a model of tiles, whose images hold thousands of tiles)', value: 'n', min: 1 },
       quiet: { type: 'boolean', alias: 'q', help: 'No progress line and no summary on stderr' },
