@@ -60,6 +60,11 @@ function load(): NativeBinding {
   if (!path) {
     throw new Error(`vigil: the native engine is not built (looked for ${candidates.join(', ')}).\n${FIXES}`);
   }
+  // libtorch's OpenMP threads spin between parallel regions by default, on the very cores that
+  // OpenBLAS's own threads then wait for (perf: a third of the time in spinning and sched_yield);
+  // on 2 CPU cores passive waiting makes a training epoch 1.75x as fast (docs/BENCHMARKS.md,
+  // session 10). libgomp reads this when the addon loads it; a value the user set wins.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   try {
     return createRequire(import.meta.url)(path) as NativeBinding;
   } catch (e) {
