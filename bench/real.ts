@@ -5,7 +5,7 @@
  *
  *   node dist/bench/real.js [--data ../shared/data] [--sets mpdd,pcb,intel,malaria] [--seeds 3]
  *       [--configs default,best,mean,tiles,whole] [--variants JSON] [--device cpu|cuda] [--quick] [--no-torch] [--python python3] [--json out.json]
- *       [--jobs N] [--timing]
+ *       [--jobs N] [--timing] [--timing-folders scenes,boards]
  *
  * Sets (docs/BENCHMARKS.md, "Real photographs"; the data's README says where they come from):
  * - mpdd: MPDD metal_plate, MVTec layout: train on train/good, test on test/ (good vs three defect
@@ -24,7 +24,7 @@
  * --timing: afterwards, alone, times the defaults' training on two folders of 1,000 images: the
  * first 1,000 scenes of a seeded shuffle of all six scene classes (150 px RGB) and the 500
  * circuit-board images listed twice (640 px: tiles, as the defaults choose for them), against the issue's targets
- * (10 minutes on 2 CPU cores, 1 minute on a GPU).
+ * (10 minutes on 2 CPU cores, 1 minute on a GPU); --timing-folders scenes (or boards) times one of them.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, statSync, existsSync, openSync, writeSync, closeSync } from 'node:fs';
@@ -229,7 +229,7 @@ function argvWithout(names: string[]): string[] {
 /** Runs every (set, seed, configuration) in a child process of this script, `jobs` at a time. */
 async function runInChildren(pairs: { set: SetName; seed: number; config: ConfigName }[]): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'vigil-real-jobs-'));
-  const rest = argvWithout(['jobs', 'json', 'sets', 'seeds', 'configs', 'only-seed', 'runs-out', 'timing']);
+  const rest = argvWithout(['jobs', 'json', 'sets', 'seeds', 'configs', 'only-seed', 'runs-out', 'timing', 'timing-folders']);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < pairs.length) {
@@ -261,10 +261,11 @@ async function timeFolders(): Promise<void> {
   shuffle(scenes, createRng(7));
   const pcb = join(dataDir, 'deeppcb/pcb');
   const boards = (await Promise.all(['train/good', 'test/good', 'test/defect'].map((d) => listImages(join(pcb, d))))).flat();
-  const folders: [string, string[]][] = [
-    ['scenes: 1,000 of the six scene classes', scenes.slice(0, 1000)],
-    ['boards: the 500 circuit-board images listed twice', [...boards, ...boards]],
-  ];
+  const which = arg('timing-folders', 'scenes,boards').split(',');
+  const folders = ([
+    ['scenes', 'scenes: 1,000 of the six scene classes', scenes.slice(0, 1000)],
+    ['boards', 'boards: the 500 circuit-board images listed twice', [...boards, ...boards]],
+  ] as const).filter(([key]) => which.includes(key)).map(([, name, files]) => [name, files] as [string, string[]]);
   for (const [folder, files] of folders) {
     let settings: AutoSettings | undefined;
     const t = Date.now();
