@@ -166,9 +166,10 @@ export function validateManifest(raw: unknown, where = 'manifest'): ModelManifes
   num('density.bandwidth', d.bandwidth);
   int('density.d', d.d);
   int('density.n', d.n);
-  const dim = densityInputSize((m.densityInput as DensityInput | undefined) ?? 'code', { latent: arch.latent as number, filters: arch.filters as number[] });
+  const dim = densityInputSize((m.densityInput as DensityInput | undefined) ?? 'code', { latent: arch.latent as number, filters: arch.filters as number[], channels: arch.channels as number });
   if (d.d !== dim) {
-    fail('density.d', m.densityInput === 'stats' ? `twice the architecture's filters (${dim}), the encoder statistics' size` : `the architecture's latent size ${String(arch.latent)}`, d.d);
+    fail('density.d', m.densityInput === 'stats' ? `twice the architecture's filters (${dim}), the encoder statistics' size`
+      : m.densityInput === 'image+stats' ? `${dim}, the size of the image's and the encoder's statistics` : `the architecture's latent size ${String(arch.latent)}`, d.d);
   }
   if (d.estimator !== undefined) oneOf('density.estimator', d.estimator, DENSITY_ESTIMATORS);
   if (d.estimator === 'knn') {

@@ -99,9 +99,10 @@ export interface AutoSettings {
   patchCheck: boolean;
   /**
    * What the latent density reads (src/scoring/density-input.ts): for whole-image photographs the
-   * encoder's channel statistics, which rank forest scenes better than the code does (0.88 against
-   * 0.82 in a PyTorch prototype, docs/BENCHMARKS.md); the bottleneck code for digit-sized images
-   * (MNIST's defaults) and tiles (whose image scores are error peaks).
+   * image's own colour and gradient statistics and the encoder's channel statistics, which rank
+   * forest scenes better than the code does (0.92 against 0.83, docs/BENCHMARKS.md, sessions 9 to
+   * 11); the bottleneck code for digit-sized images (MNIST's defaults) and tiles (whose image
+   * scores are error peaks).
    */
   densityInput: DensityInput;
   /** How the density is estimated from what it reads (src/scoring/density-input.ts: kNN for the statistics, Gaussian KDE for the code). */
@@ -218,9 +219,9 @@ export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSet
   // the one that fires. MNIST-sized images keep the mean, better there (docs/BENCHMARKS.md).
   const fusion = user.fusion ?? (photo ? 'max' : 'mean');
   if (user.fusion === undefined) reasons.push(`fusion ${fusion}: ${bySize}`);
-  const densityInput = user.densityInput ?? (photo ? 'stats' : 'code');
-  if (user.densityInput === undefined && photo) reasons.push(`density on the encoder's channel statistics: ${bySize}`);
+  const densityInput = user.densityInput ?? (photo ? 'image+stats' : 'code');
+  if (user.densityInput === undefined && photo) reasons.push(`density on the image's and the encoder's channel statistics: ${bySize}`);
   const densityEstimator = user.densityEstimator ?? defaultDensityEstimator(densityInput);
-  if (user.densityEstimator === undefined && densityEstimator === 'knn') reasons.push(`density by the ${STATS_NEIGHBOURS} nearest training images, every encoder block weighing the same: the statistics have hundreds of dimensions`);
+  if (user.densityEstimator === undefined && densityEstimator === 'knn') reasons.push(`density by the ${STATS_NEIGHBOURS} nearest training images, every scale weighing the same: the statistics have hundreds of dimensions`);
   return { size, batchSize, epochs, steps, loss, fusion, patchCheck: photo, densityInput, densityEstimator, reasons };
 }

@@ -22,6 +22,7 @@ import type { LossName } from '../train/losses.js';
 import { scoreBatches, type MapKind, type RawScores } from '../scoring/reconstruction.js';
 import { DENSITY_ESTIMATORS, DENSITY_INPUTS, STATS_NEIGHBOURS, densityInputGroups, type DensityInput } from '../scoring/density-input.js';
 import { LatentKDE } from '../scoring/kde.js';
+import { prependImageStatistics } from '../scoring/image-stats.js';
 import { checkCombine, defaultCombine, type BaseRecord, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
 import { PostProcessor, checkFusion, type Fusion, type ThresholdOption } from '../postprocess/postprocessor.js';
 import { autoSettings, needsLostDetail, AUTO_MAX_SIDE, type ImageFacts, type UserChoices } from '../config/auto.js';
@@ -57,13 +58,17 @@ export interface DetectorState {
   training?: TrainingInfo;
 }
 
-/** What scores images for a model: itself, its tiled wrapper, or itself with its density reading the encoder's statistics. */
+/** What scores images for a model: itself, its tiled wrapper, or itself with its density reading the encoder's statistics (after the image's own for 'image+stats'). */
 export function scorerFor(model: ConvAutoencoder, tiles: TileSpec | undefined, densityInput: DensityInput = 'code'): Reconstructor {
   if (tiles) return new TiledAutoencoder(model, tiles);
   if (densityInput === 'code') return model;
+  const withImage = densityInput === 'image+stats';
   return {
     encode: (x) => model.encode(x), decode: (z) => model.decode(z), eval: () => model.eval(),
-    encodeForDensity: (x) => { const { code, stats } = model.encodeWithStats(x); return { code, density: stats }; },
+    encodeForDensity: (x) => {
+      const { code, stats } = model.encodeWithStats(x);
+      return { code, density: withImage ? prependImageStatistics(x, stats) : stats };
+    },
   };
 }
 

@@ -110,14 +110,16 @@ export interface DetectorOptions {
   /** How the threshold is chosen. Default 95% quantile of normal validation scores. */
   threshold?: ThresholdOption;
   /**
-   * What the latent density reads: 'code', the bottleneck code, or 'stats', the channel mean and
-   * standard deviation of each encoder block (a texture description at every scale). Default
-   * 'stats' for whole-image photographs (inputs of 48 px or more), else 'code' (src/config/auto.ts).
+   * What the latent density reads: 'code', the bottleneck code; 'stats', the channel mean and
+   * standard deviation of each encoder block (a texture description at every scale); or
+   * 'image+stats', those after the image's own colour and gradient statistics at three scales
+   * (src/scoring/image-stats.ts). Default 'image+stats' for whole-image photographs (inputs of 48
+   * px or more), else 'code' (src/config/auto.ts).
    */
   densityInput?: DensityInput;
   /**
    * How the density is estimated: 'gaussian' (a KDE) or 'knn' (the 5-nearest-neighbour estimate,
-   * every encoder block weighing the same). Default 'knn' when the density reads 'stats', else
+   * every scale weighing the same). Default 'knn' when the density reads statistics, else
    * 'gaussian'.
    */
   densityEstimator?: DensityEstimator;

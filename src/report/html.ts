@@ -203,7 +203,7 @@ function galleryGroup(g: GalleryGroup): string {
 
 async function latentSection(d: ReportData): Promise<string> {
   if (!d.latent) return note('Too few images for a latent view.');
-  return `${chart('latent', await toSvg(latentSpec(d.latent.points, d.latent.density, d.latent.explained, d.latent.densityGroup)))}${note(`${d.latent.points.length.toLocaleString('en')} images' codes on their first two principal components (what the latent density reads: the bottleneck code, or for whole-image photographs the channel statistics of the encoder). Grey shading: a kernel density estimate of the ${d.latent.densityGroup} codes in this plane; the latent density score is high for codes far from them.`)}`;
+  return `${chart('latent', await toSvg(latentSpec(d.latent.points, d.latent.density, d.latent.explained, d.latent.densityGroup)))}${note(`${d.latent.points.length.toLocaleString('en')} images' codes on their first two principal components (what the latent density reads: the bottleneck code, or for whole-image photographs the channel statistics of the image and of the encoder). Grey shading: a kernel density estimate of the ${d.latent.densityGroup} codes in this plane; the latent density score is high for codes far from them.`)}`;
 }
 
 /** The histogram axis: the 0.5-99.5% range of the scores, widened to show the threshold. */

@@ -1,35 +1,61 @@
 /**
- * What the latent density of a model reads: its bottleneck code, or the channel statistics of its
+ * What the latent density of a model reads: its bottleneck code; the channel statistics of its
  * encoder's blocks (ConvAutoencoder.encodeWithStats), which describe a photograph's texture at every
- * scale the encoder sees (docs/BENCHMARKS.md, session 9). Kept apart from the scoring code so that
+ * scale the encoder sees (docs/BENCHMARKS.md, session 9); or those preceded by the image's own
+ * colour and gradient statistics at three scales (src/scoring/image-stats.ts; session 11). Kept apart from the scoring code so that
  * options and manifests can name it without loading libtorch.
  */
-export type DensityInput = 'code' | 'stats';
-export const DENSITY_INPUTS: readonly DensityInput[] = ['code', 'stats'];
+export type DensityInput = 'code' | 'stats' | 'image+stats';
+export const DENSITY_INPUTS: readonly DensityInput[] = ['code', 'stats', 'image+stats'];
+
+/**
+ * Scales at which 'image+stats' reads the image's own statistics (src/scoring/image-stats.ts): the
+ * image, then halved, then quartered.
+ */
+export const IMAGE_STATS_SCALES = 3;
+
+/**
+ * The image's own statistics, per channel, as groups that weigh the same: its mean and deviation
+ * with its gradients' at full size (6 values), then its gradients' at each smaller scale (4
+ * values): the mean absolute horizontal and vertical difference and their deviations.
+ */
+export function imageStatsGroups(channels: number): number[] {
+  return [6 * channels, ...Array.from({ length: IMAGE_STATS_SCALES - 1 }, () => 4 * channels)];
+}
 
 /** How the density is estimated: Gaussian kernels of one bandwidth, or the k-nearest-neighbour estimate (src/scoring/kde.ts). */
 export type DensityEstimator = 'gaussian' | 'knn';
 export const DENSITY_ESTIMATORS: readonly DensityEstimator[] = ['gaussian', 'knn'];
 
-/** Neighbours of the kNN estimator on the encoder's statistics. */
+/** Whether the density reads the encoder's statistics (alone or after the image's own). */
+export const readsEncoderStats = (input: DensityInput): boolean => input !== 'code';
+
+/** Neighbours of the kNN estimator on the statistics. */
 export const STATS_NEIGHBOURS = 5;
 
 /**
- * The density estimate an input gets unless the user names one: the encoder's statistics get the
- * 5-nearest-neighbour estimate with every block weighing the same (a Gaussian KDE at Scott's h is
- * the distance to the single nearest point in 1,472 dimensions, and the deep blocks' 1,024 values
- * would outvote the first block's 64); the code keeps the Gaussian KDE (MNIST's defaults).
+ * The density estimate an input gets unless the user names one: the statistics get the
+ * 5-nearest-neighbour estimate with every block (and scale of the image) weighing the same (a
+ * Gaussian KDE at Scott's h is the distance to the single nearest point in 1,472 dimensions, and
+ * the deep blocks' 1,024 values would outvote the first block's 64); the code keeps the Gaussian
+ * KDE (MNIST's defaults).
  */
 export function defaultDensityEstimator(input: DensityInput): DensityEstimator {
-  return input === 'stats' ? 'knn' : 'gaussian';
+  return readsEncoderStats(input) ? 'knn' : 'gaussian';
 }
 
-/** The sizes of the dimension groups that weigh the same in the density's distances: one per encoder block for the statistics (its means and deviations), none for the code. */
-export function densityInputGroups(input: DensityInput, arch: { filters: readonly number[] }): number[] | undefined {
-  return input === 'stats' ? arch.filters.map((f) => 2 * f) : undefined;
+/**
+ * The sizes of the dimension groups that weigh the same in the density's distances: one per
+ * encoder block for the statistics (its means and deviations), preceded by one per scale of the
+ * image's own for 'image+stats'; none for the code.
+ */
+export function densityInputGroups(input: DensityInput, arch: { filters: readonly number[]; channels: number }): number[] | undefined {
+  if (input === 'code') return undefined;
+  const blocks = arch.filters.map((f) => 2 * f);
+  return input === 'image+stats' ? [...imageStatsGroups(arch.channels), ...blocks] : blocks;
 }
 
-/** How many values per image the density reads: the latent size, or a mean and a deviation per channel of every encoder block. */
-export function densityInputSize(input: DensityInput, arch: { latent: number; filters: readonly number[] }): number {
-  return input === 'stats' ? 2 * arch.filters.reduce((a, f) => a + f, 0) : arch.latent;
+/** How many values per image the density reads: the latent size, or the sum of its groups. */
+export function densityInputSize(input: DensityInput, arch: { latent: number; filters: readonly number[]; channels: number }): number {
+  return densityInputGroups(input, arch)?.reduce((a, g) => a + g, 0) ?? arch.latent;
 }

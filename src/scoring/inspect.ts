@@ -17,7 +17,7 @@ export interface Inspection {
   recon?: Float32Array;
   /** Per-pixel error, H x W: squared error averaged over channels ('mse') or 1 - SSIM ('ssim'). */
   map?: Float32Array;
-  /** What the latent density reads: the bottleneck code, or the encoder's channel statistics (DensityInput). */
+  /** What the latent density reads: the bottleneck code, or the channel statistics of the encoder (after the image's own for 'image+stats'): DensityInput. */
   code: Float32Array;
   /** Ground-truth mask H x W in {0, 1}, where the source has one. */
   mask?: Float32Array;

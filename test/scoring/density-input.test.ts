@@ -5,10 +5,51 @@ import { join } from 'node:path';
 import { ops, liveTensors, noGrad, tidy } from '../../src/engine/index.js';
 import { ConvAutoencoder, defaultArchitecture } from '../../src/models/autoencoder.js';
 import { autoSettings } from '../../src/config/auto.js';
+import { imageStatistics } from '../../src/scoring/image-stats.js';
+import { densityInputGroups, densityInputSize, imageStatsGroups } from '../../src/scoring/density-input.js';
 import { Detector } from '../../src/detector.js';
 import { validateManifest } from '../../src/bundle/manifest.js';
 import { stripesSource, SMALL } from '../detector/helpers.js';
 import { tempDir } from '../fixtures.js';
+
+describe('the image statistics the density of photographs reads first', () => {
+  it('gives per channel the mean and deviation, then the gradients\' at full, half and quarter size, and frees the rest', () => {
+    const before = liveTensors();
+    noGrad(() => {
+      // channel 0: a horizontal ramp 0, 1/15, ..., 1; channel 1: the constant 0.5
+      const W = 16;
+      const data = new Float32Array(2 * 8 * W);
+      for (let y = 0; y < 8; y++) for (let x = 0; x < W; x++) { data[y * W + x] = x / (W - 1); data[8 * W + y * W + x] = 0.5; }
+      const img = ops.tensor(data, [1, 2, 8, W]);
+      const s = imageStatistics(img);
+      assert.deepEqual(s.shape, [1, imageStatsGroups(2).reduce((a, g) => a + g, 0)]);
+      assert.deepEqual(imageStatsGroups(2), [12, 8, 8]);
+      const v = [...s.toFloat32()];
+      const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-5, `${what}: ${a} against ${b}`);
+      near(v[0]!, 0.5, 'ramp mean'); near(v[1]!, 0.5, 'constant mean');
+      near(v[3]!, 0, 'constant deviation');
+      // per scale: mean |dx| (2 channels), mean |dy|, deviation of dx, of dy
+      for (const [scale, at] of [[1, 4], [2, 12], [4, 20]] as const) {
+        near(v[at]!, scale / (W - 1), `ramp |dx| at 1/${scale}`);
+        near(v[at + 1]!, 0, `constant |dx| at 1/${scale}`);
+        near(v[at + 2]!, 0, `ramp |dy| at 1/${scale}`);
+        near(v[at + 4]!, 0, `ramp dx deviation at 1/${scale}`);
+      }
+      for (const t of [img, s]) t.dispose();
+    });
+    assert.equal(liveTensors(), before, 'no tensor leaked');
+  });
+
+  it('comes first in the density\'s input, in the groups and sizes the manifest checks', () => {
+    const arch = { latent: 8, filters: [4, 8], channels: 3 };
+    assert.deepEqual(densityInputGroups('image+stats', arch), [18, 12, 12, 8, 16]);
+    assert.equal(densityInputSize('image+stats', arch), 18 + 12 + 12 + 24);
+    assert.deepEqual(densityInputGroups('stats', arch), [8, 16]);
+    assert.equal(densityInputSize('stats', arch), 24);
+    assert.equal(densityInputGroups('code', arch), undefined);
+    assert.equal(densityInputSize('code', arch), 8);
+  });
+});
 
 describe('the encoder statistics the density of photographs reads', () => {
   it('gives each block\'s channel mean and standard deviation, [N, 2 * sum(filters)], and frees the rest', () => {
@@ -39,12 +80,13 @@ describe('the encoder statistics the density of photographs reads', () => {
   });
 
   it('is the default for whole-image photographs, not for digit-sized images, tiles or a choice of the user', () => {
-    assert.equal(autoSettings({ height: 150, width: 150, count: 576 }).densityInput, 'stats');
-    assert.equal(autoSettings({ height: 50, width: 50, count: 2160 }).densityInput, 'stats');
+    assert.equal(autoSettings({ height: 150, width: 150, count: 576 }).densityInput, 'image+stats');
+    assert.equal(autoSettings({ height: 50, width: 50, count: 2160 }).densityInput, 'image+stats');
     assert.equal(autoSettings({ height: 28, width: 28, count: 6000, fixedSize: true }).densityInput, 'code');
     assert.equal(autoSettings({ height: 640, width: 640, count: 300, lostDetail: 0.04 }).densityInput, 'code');
     assert.equal(autoSettings({ height: 150, width: 150, count: 576 }, { densityInput: 'code' }).densityInput, 'code');
-    assert.ok(autoSettings({ height: 150, width: 150, count: 576 }).reasons.some((r) => r.startsWith('density on the encoder')));
+    assert.ok(autoSettings({ height: 150, width: 150, count: 576 }).reasons.some((r) => r.startsWith("density on the image's and the encoder's")));
+    assert.equal(autoSettings({ height: 150, width: 150, count: 576 }, { densityInput: 'stats' }).densityEstimator, 'knn');
     assert.equal(autoSettings({ height: 150, width: 150, count: 576 }).densityEstimator, 'knn');
     assert.equal(autoSettings({ height: 28, width: 28, count: 6000, fixedSize: true }).densityEstimator, 'gaussian');
     assert.equal(autoSettings({ height: 640, width: 640, count: 300, lostDetail: 0.04 }).densityEstimator, 'gaussian');
@@ -58,12 +100,13 @@ describe('the encoder statistics the density of photographs reads', () => {
     const dir = tempDir();
     det.save(join(dir, 'm'));
     const manifest = JSON.parse(readFileSync(join(dir, 'm', 'manifest.json'), 'utf8'));
-    assert.equal(manifest.densityInput, 'stats');
-    assert.equal(manifest.density.d, 2 * (4 + 8), 'the density was fitted on the statistics');
+    assert.equal(manifest.densityInput, 'image+stats');
+    assert.equal(manifest.density.d, 3 * (6 + 4 + 4) + 2 * (4 + 8), 'the density was fitted on the image\'s and the encoder\'s statistics');
     assert.equal(manifest.density.estimator, 'knn', 'the statistics get the kNN estimate');
     assert.equal(manifest.density.k, 5);
-    assert.deepEqual(manifest.density.groups, [8, 16], 'one group per encoder block');
+    assert.deepEqual(manifest.density.groups, [18, 12, 12, 8, 16], 'one group per scale of the image, one per encoder block');
     assert.throws(() => validateManifest({ ...manifest, density: { ...manifest.density, groups: [8, 8] } }, 'm/manifest.json'), /'density.groups'/);
+    assert.throws(() => validateManifest({ ...manifest, densityInput: 'stats' }, 'm/manifest.json'), /'density.d'/, 'the size must be the input\'s');
     const test = stripesSource(12, (i) => i % 3 === 0);
     const ours = (await det.score(test)).map((r) => r.scores.density);
     const loaded = Detector.load(join(dir, 'm'), { device: 'cpu' });
@@ -78,7 +121,17 @@ describe('the encoder statistics the density of photographs reads', () => {
     assert.equal(m2.density.estimator, undefined, 'the code keeps the Gaussian KDE');
     byCode.dispose();
 
-    const gaussian = await Detector.fit(stripesSource(40), { ...options, densityEstimator: 'gaussian' });
+    const encoderOnly = await Detector.fit(stripesSource(40), { ...options, densityInput: 'stats' });
+    encoderOnly.save(join(dir, 's'));
+    const m4 = JSON.parse(readFileSync(join(dir, 's', 'manifest.json'), 'utf8'));
+    assert.equal(m4.densityInput, 'stats');
+    assert.equal(m4.density.d, 2 * (4 + 8), 'the encoder\'s statistics alone');
+    assert.deepEqual(m4.density.groups, [8, 16], 'one group per encoder block');
+    const sLoaded = Detector.load(join(dir, 's'), { device: 'cpu' });
+    assert.deepEqual((await sLoaded.score(test)).map((r) => r.scores.density), (await encoderOnly.score(test)).map((r) => r.scores.density));
+    encoderOnly.dispose(); sLoaded.dispose();
+
+    const gaussian = await Detector.fit(stripesSource(40), { ...options, densityInput: 'stats', densityEstimator: 'gaussian' });
     gaussian.save(join(dir, 'g'));
     const m3 = JSON.parse(readFileSync(join(dir, 'g', 'manifest.json'), 'utf8'));
     assert.equal(m3.density.estimator, undefined, 'the user chose the Gaussian on the statistics');

@@ -1,3 +1,4 @@
+import type { DensityInput } from '../../scoring/density-input.js';
 import type { Command } from '../main.js';
 import { UsageError, type Parsed } from '../args.js';
 import { dataOptions, deviceOption, scoreKindOption, applyThreads, applyMaxPixels, warn } from '../shared.js';
@@ -50,7 +51,7 @@ const command: Command = {
       'val-split': { type: 'number', help: 'Fraction of normal images held out for validation and the threshold', default: 0.1, value: 'f', min: 0, below: 1 },
       augment: { type: 'list', help: 'Augmentations', value: 'list', choices: AUGMENTATIONS },
       score: { ...scoreKindOption, default: 'combined' },
-      'density-input': { type: 'string', help: "What the latent density reads: the bottleneck code, or the channel statistics of the encoder's blocks (default: stats for whole-image photographs of 48 px on, else code)", choices: ['code', 'stats'] },
+      'density-input': { type: 'string', help: "What the latent density reads: the bottleneck code, the channel statistics of the encoder's blocks, or those after the image's own colour and gradient statistics (default: image+stats for whole-image photographs of 48 px on, else code)", choices: ['code', 'stats', 'image+stats'] },
       'density-estimator': { type: 'string', help: 'How the latent density is estimated: gaussian kernels (a KDE) or the 5 nearest training images (default: knn when the density reads the statistics, else gaussian)', choices: ['gaussian', 'knn'] },
       fusion: { type: 'string', help: 'How the combined score fuses the z-scores of its scores: their mean or the largest (default: the largest from 48 px on, as for photographs, else the mean; see docs/BENCHMARKS.md)', choices: ['mean', 'max'] },
       combine: { type: 'list', help: 'Scores fused by the combined score (default ssim,density, plus transform with --transforms)', value: 'list', choices: BASE_SCORES as string[] },
@@ -142,7 +143,7 @@ const command: Command = {
       schedule: a.schedule as 'cosine',
       loss: a.loss as 'mse' | undefined,
       fusion: a.fusion as 'max' | 'mean' | undefined,
-      densityInput: a['density-input'] as 'code' | 'stats' | undefined,
+      densityInput: a['density-input'] as DensityInput | undefined,
       densityEstimator: a['density-estimator'] as 'gaussian' | 'knn' | undefined,
       ...(a.tiles === false ? { tiles: false } : tileChoice(a)),
       patience: a.patience as number,
