@@ -1,7 +1,9 @@
 /**
- * Where training batches come from. In-memory datasets (IDX, built-in) are uploaded once to the
- * device as uint8 and indexed per batch, as a PyTorch script would keep its tensor on the GPU;
- * everything else streams from disk through the loader with bounded prefetch.
+ * Where training batches come from. In-memory datasets (IDX, built-in), and image files when the
+ * caller asks (tiled models), are uploaded once to the device as uint8 and indexed per batch, as a
+ * PyTorch script would keep its tensor on the GPU; everything else streams from disk through the
+ * loader with bounded prefetch (on 2 CPU cores the decoding overlaps the steps: caching 150-px
+ * scenes made their epochs no faster, docs/BENCHMARKS.md, session 11).
  */
 import { ops, tidy, keep, type Tensor } from '../engine/index.js';
 import { batches as streamBatches, type BatchOptions } from '../data/loader.js';
@@ -50,7 +52,8 @@ export interface PlanOptions {
   cacheLimit?: number;
   /**
    * Decode a file source once and keep it on the device as uint8 too (within cacheLimit), as
-   * in-memory data is: for trainings of many epochs over few large images (tiled models).
+   * in-memory data is: every epoch after the first then reads no file. Unreadable images are left
+   * out of the cache and reported by `skipped()`.
    */
   cache?: boolean;
 }
@@ -76,16 +79,22 @@ async function cachedPlan(o: PlanOptions, plane: number): Promise<BatchPlan> {
   const pre = o.preprocessing;
   const n = o.indices.length;
   const bytes = new Uint8Array(n * plane);
-  let k = 0;
-  for await (const b of streamBatches(o.source, { preprocessing: pre, batchSize: 1024, indices: o.indices, strict: o.strict, onWarning: o.onWarning })) {
-    for (let i = 0; i < b.data.length; i++) bytes[k * plane + i] = Math.round(b.data[i] * 255);
-    k += b.items.length;
+  // the source index of each cached image: an unreadable one leaves no gap in the cache
+  const sourceIndex: number[] = [];
+  const stream = streamBatches(o.source, { preprocessing: pre, batchSize: 1024, indices: o.indices, strict: o.strict, onWarning: o.onWarning });
+  for await (const b of stream) {
+    const at = sourceIndex.length * plane;
+    for (let i = 0; i < b.data.length; i++) bytes[at + i] = Math.round(b.data[i] * 255);
+    sourceIndex.push(...b.indices);
   }
+  const unreadable = new Map(stream.skipped.map((s) => [s.item.id, s.reason] as const));
+  const k = sourceIndex.length;
+  if (k === 0 && n > 0) throw noneReadable(o.source, [...unreadable].map(([id, reason]) => ({ id, reason })));
   const cache = keep(ops.tensor(bytes.subarray(0, k * plane), [k, pre.channels, pre.height, pre.width], { device: o.device }));
   const order = Array.from({ length: k }, (_, i) => i);
   return {
     batchCount: Math.ceil(k / o.batchSize),
-    itemCount: k,
+    itemCount: n,
     usableCount: k,
     async *pass(epoch, shuffled) {
       const idx = order.slice();
@@ -96,10 +105,10 @@ async function cachedPlan(o: PlanOptions, plane: number): Promise<BatchPlan> {
           const sel = ops.indexSelect(cache, 0, ops.indices(part, o.device));
           return ops.div(ops.toDtype(sel, 'float32'), 255);
         });
-        yield { x, indices: part.map((i) => o.indices[i]) };
+        yield { x, indices: part.map((i) => sourceIndex[i]!) };
       }
     },
-    skipped: () => [],
+    skipped: () => withSourceSkips(o.source, unreadable),
     dispose: () => cache.dispose(),
   };
 }
