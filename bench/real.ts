@@ -42,7 +42,7 @@ import { autoSettings, needsLostDetail, AUTO_MAX_SIDE, type AutoSettings, type I
 import { sourceLostDetail } from '../src/data/detail.js';
 import { auroc } from '../src/eval/metrics.js';
 import { engineInfo } from '../src/engine/index.js';
-import { arg, flag } from './args.js';
+import { arg, flag, list } from './args.js';
 
 type SetName = 'mpdd' | 'pcb' | 'intel' | 'malaria';
 type ConfigName = 'default' | 'best' | 'mean' | 'tiles' | 'whole' | (string & {});
@@ -261,11 +261,11 @@ async function timeFolders(): Promise<void> {
   shuffle(scenes, createRng(7));
   const pcb = join(dataDir, 'deeppcb/pcb');
   const boards = (await Promise.all(['train/good', 'test/good', 'test/defect'].map((d) => listImages(join(pcb, d))))).flat();
-  const which = arg('timing-folders', 'scenes,boards').split(',');
-  const folders = ([
-    ['scenes', 'scenes: 1,000 of the six scene classes', scenes.slice(0, 1000)],
-    ['boards', 'boards: the 500 circuit-board images listed twice', [...boards, ...boards]],
-  ] as const).filter(([key]) => which.includes(key)).map(([, name, files]) => [name, files] as [string, string[]]);
+  const known: Record<string, [string, string[]]> = {
+    scenes: ['scenes: 1,000 of the six scene classes', scenes.slice(0, 1000)],
+    boards: ['boards: the 500 circuit-board images listed twice', [...boards, ...boards]],
+  };
+  const folders = list(arg('timing-folders', 'scenes,boards')).flatMap((key) => known[key] ? [known[key]] : []);
   for (const [folder, files] of folders) {
     let settings: AutoSettings | undefined;
     const t = Date.now();

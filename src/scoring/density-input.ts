@@ -27,9 +27,6 @@ export function imageStatsGroups(channels: number): number[] {
 export type DensityEstimator = 'gaussian' | 'knn';
 export const DENSITY_ESTIMATORS: readonly DensityEstimator[] = ['gaussian', 'knn'];
 
-/** Whether the density reads the encoder's statistics (alone or after the image's own). */
-export const readsEncoderStats = (input: DensityInput): boolean => input !== 'code';
-
 /** Neighbours of the kNN estimator on the statistics. */
 export const STATS_NEIGHBOURS = 5;
 
@@ -41,7 +38,7 @@ export const STATS_NEIGHBOURS = 5;
  * KDE (MNIST's defaults).
  */
 export function defaultDensityEstimator(input: DensityInput): DensityEstimator {
-  return readsEncoderStats(input) ? 'knn' : 'gaussian';
+  return input === 'code' ? 'gaussian' : 'knn';
 }
 
 /**
