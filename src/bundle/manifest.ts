@@ -21,7 +21,7 @@ import type { PostProcessorState, ScoreStats } from '../postprocess/postprocesso
 import type { Architecture } from '../models/autoencoder.js';
 import type { Preprocessing } from '../data/types.js';
 import type { LossName } from '../train/losses.js';
-import { DENSITY_ESTIMATORS, DENSITY_INPUTS, densityInputSize, type DensityInput } from '../scoring/density-input.js';
+import { DENSITY_ESTIMATORS, DENSITY_INPUTS, EDGE_DIRECTION_VALUES, densityInputSize, type DensityInput } from '../scoring/density-input.js';
 import type { AaeJSON } from '../models/aae.js';
 import type { LatentKDEState } from '../scoring/kde.js';
 
@@ -169,7 +169,8 @@ export function validateManifest(raw: unknown, where = 'manifest'): ModelManifes
   const dim = densityInputSize((m.densityInput as DensityInput | undefined) ?? 'code', { latent: arch.latent as number, filters: arch.filters as number[], channels: arch.channels as number });
   if (d.d !== dim) {
     fail('density.d', m.densityInput === 'stats' ? `twice the architecture's filters (${dim}), the encoder statistics' size`
-      : m.densityInput === 'image+stats' ? `${dim}, the size of the image's and the encoder's statistics` : `the architecture's latent size ${String(arch.latent)}`, d.d);
+      : m.densityInput === 'image+stats' ? `${dim}, the size of the image's and the encoder's statistics${d.d === dim - EDGE_DIRECTION_VALUES ? ' (this model was saved before the image statistics gained edge directions: train it again)' : ''}`
+      : `the architecture's latent size ${String(arch.latent)}`, d.d);
   }
   if (d.estimator !== undefined) oneOf('density.estimator', d.estimator, DENSITY_ESTIMATORS);
   if (d.estimator === 'knn') {

@@ -2,7 +2,8 @@
  * What the latent density of a model reads: its bottleneck code; the channel statistics of its
  * encoder's blocks (ConvAutoencoder.encodeWithStats), which describe a photograph's texture at every
  * scale the encoder sees (docs/BENCHMARKS.md, session 9); or those preceded by the image's own
- * colour and gradient statistics at three scales (src/scoring/image-stats.ts; session 11). Kept apart from the scoring code so that
+ * colour, gradient and edge-direction statistics at three scales (src/scoring/image-stats.ts;
+ * sessions 11 and 12). Kept apart from the scoring code so that
  * options and manifests can name it without loading libtorch.
  */
 export type DensityInput = 'code' | 'stats' | 'image+stats';
@@ -14,13 +15,26 @@ export const DENSITY_INPUTS: readonly DensityInput[] = ['code', 'stats', 'image+
  */
 export const IMAGE_STATS_SCALES = 3;
 
+/** Bins of the gradient orientation histogram that 'image+stats' reads at each of its scales (the doubled angle's octants). */
+export const ORIENTATION_BINS = 8;
+
+/** The side of the window over which 'image+stats' averages the structure tensor for its coherence. */
+export const COHERENCE_WINDOW = 5;
+
+/** The values of the edge directions (orientation histograms and coherence) among the image's statistics. */
+export const EDGE_DIRECTION_VALUES = IMAGE_STATS_SCALES * (ORIENTATION_BINS + 2);
+
 /**
- * The image's own statistics, per channel, as groups that weigh the same: its mean and deviation
- * with its gradients' at full size (6 values), then its gradients' at each smaller scale (4
- * values): the mean absolute horizontal and vertical difference and their deviations.
+ * The image's own statistics as groups that weigh the same (src/scoring/image-stats.ts):
+ * - per channel, its mean and deviation with its gradients' at full size (6 values), then its
+ *   gradients' at each smaller scale (4 values): the mean absolute horizontal and vertical
+ *   difference and their deviations;
+ * - the orientation histogram of its brightness gradients at each scale (ORIENTATION_BINS values);
+ * - the coherence of its edges, two values per scale, in one group.
  */
 export function imageStatsGroups(channels: number): number[] {
-  return [6 * channels, ...Array.from({ length: IMAGE_STATS_SCALES - 1 }, () => 4 * channels)];
+  const perScale = (size: number) => Array.from({ length: IMAGE_STATS_SCALES }, () => size);
+  return [6 * channels, ...perScale(4 * channels).slice(1), ...perScale(ORIENTATION_BINS), 2 * IMAGE_STATS_SCALES];
 }
 
 /** How the density is estimated: Gaussian kernels of one bandwidth, or the k-nearest-neighbour estimate (src/scoring/kde.ts). */

@@ -17,13 +17,13 @@ describe('the image statistics the density of photographs reads first', () => {
     const before = liveTensors();
     noGrad(() => {
       // channel 0: a horizontal ramp 0, 1/15, ..., 1; channel 1: the constant 0.5
-      const W = 16;
-      const data = new Float32Array(2 * 8 * W);
-      for (let y = 0; y < 8; y++) for (let x = 0; x < W; x++) { data[y * W + x] = x / (W - 1); data[8 * W + y * W + x] = 0.5; }
-      const img = ops.tensor(data, [1, 2, 8, W]);
+      const W = 16, H = 12;
+      const data = new Float32Array(2 * H * W);
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) { data[y * W + x] = x / (W - 1); data[H * W + y * W + x] = 0.5; }
+      const img = ops.tensor(data, [1, 2, H, W]);
       const s = imageStatistics(img);
       assert.deepEqual(s.shape, [1, imageStatsGroups(2).reduce((a, g) => a + g, 0)]);
-      assert.deepEqual(imageStatsGroups(2), [12, 8, 8]);
+      assert.deepEqual(imageStatsGroups(2), [12, 8, 8, 8, 8, 8, 6]);
       const v = [...s.toFloat32()];
       const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-5, `${what}: ${a} against ${b}`);
       near(v[0]!, 0.5, 'ramp mean'); near(v[1]!, 0.5, 'constant mean');
@@ -35,6 +35,43 @@ describe('the image statistics the density of photographs reads first', () => {
         near(v[at + 2]!, 0, `ramp |dy| at 1/${scale}`);
         near(v[at + 4]!, 0, `ramp dx deviation at 1/${scale}`);
       }
+      // then per scale the orientation histogram of the brightness: all of a horizontal ramp's gradient points along x
+      for (const at of [28, 36, 44]) {
+        near(v[at]!, 1, 'ramp orientation 0°');
+        for (let b = 1; b < 8; b++) near(v[at + b]!, 0, `ramp orientation bin ${b}`);
+      }
+      // then the edges' coherence, plain and edge-weighted, at each scale: a ramp's edges all share one direction
+      for (let i = 52; i < 58; i++) near(v[i]!, 1, `ramp coherence ${i - 52}`);
+      for (const t of [img, s]) t.dispose();
+    });
+    assert.equal(liveTensors(), before, 'no tensor leaked');
+  });
+
+  it('puts a gradient of each direction into its 22.5° bin of the orientation histogram, weighed by its strength', () => {
+    const before = liveTensors();
+    noGrad(() => {
+      // ramps of slope (gx, gy): 0°, 26.6°, 45°, 90°, 116.6°, 135° and 168.7°, taken modulo 180°
+      const cases: [number, number, number][] = [[1, 0, 0], [2, 1, 1], [1, 1, 2], [0, 1, 4], [1, -2, 5], [1, -1, 6], [-1, 0.2, 7]];
+      const S = 12;
+      const data = new Float32Array(cases.length * S * S);
+      cases.forEach(([gx, gy], i) => { for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) data[i * S * S + y * S + x] = 0.5 + (gx * x + gy * y) / 64; });
+      const img = ops.tensor(data, [cases.length, 1, S, S]);
+      const s = imageStatistics(img);
+      const v = s.toFloat32();
+      const width = s.shape[1]!;
+      cases.forEach(([gx, gy, bin], i) => {
+        const histogram = [...v.subarray(i * width + 14, i * width + 22)];
+        assert.deepEqual(histogram.map((h) => Math.round(h * 1e5) / 1e5), Array.from({ length: 8 }, (_, b) => (b === bin ? 1 : 0)), `slope (${gx}, ${gy})`);
+      });
+      // two halves: a strong horizontal ramp beside a weak vertical one share the histogram by strength
+      const halves = new Float32Array(S * S);
+      for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) halves[y * S + x] = x < S / 2 ? 0.03 * x : 0.01 * y;
+      const h = tidy(() => imageStatistics(ops.tensor(halves, [1, 1, S, S])).toFloat32());
+      assert.ok(h[14]! > 2 * h[18]! && h[18]! > 0.1, `the strong direction outweighs the weak: ${h[14]} against ${h[18]}`);
+      // edges that point every way (noise) are far less coherent than one ramp's
+      const noise = tidy(() => imageStatistics(ops.rand([1, 1, 24, 24])).toFloat32());
+      assert.ok(noise[38]! < 0.6 && noise[39]! < 0.6, `noise coherence ${noise[38]}, ${noise[39]}`);
+      assert.ok(h[38]! > 0.8, `two ramps' coherence (lower only where their windows meet) ${h[38]}`);
       for (const t of [img, s]) t.dispose();
     });
     assert.equal(liveTensors(), before, 'no tensor leaked');
@@ -42,8 +79,8 @@ describe('the image statistics the density of photographs reads first', () => {
 
   it('comes first in the density\'s input, in the groups and sizes the manifest checks', () => {
     const arch = { latent: 8, filters: [4, 8], channels: 3 };
-    assert.deepEqual(densityInputGroups('image+stats', arch), [18, 12, 12, 8, 16]);
-    assert.equal(densityInputSize('image+stats', arch), 18 + 12 + 12 + 24);
+    assert.deepEqual(densityInputGroups('image+stats', arch), [18, 12, 12, 8, 8, 8, 6, 8, 16]);
+    assert.equal(densityInputSize('image+stats', arch), 18 + 12 + 12 + 24 + 6 + 24);
     assert.deepEqual(densityInputGroups('stats', arch), [8, 16]);
     assert.equal(densityInputSize('stats', arch), 24);
     assert.equal(densityInputGroups('code', arch), undefined);
@@ -101,12 +138,14 @@ describe('the encoder statistics the density of photographs reads', () => {
     det.save(join(dir, 'm'));
     const manifest = JSON.parse(readFileSync(join(dir, 'm', 'manifest.json'), 'utf8'));
     assert.equal(manifest.densityInput, 'image+stats');
-    assert.equal(manifest.density.d, 3 * (6 + 4 + 4) + 2 * (4 + 8), 'the density was fitted on the image\'s and the encoder\'s statistics');
+    assert.equal(manifest.density.d, 3 * (6 + 4 + 4) + 3 * 8 + 6 + 2 * (4 + 8), 'the density was fitted on the image\'s and the encoder\'s statistics');
     assert.equal(manifest.density.estimator, 'knn', 'the statistics get the kNN estimate');
     assert.equal(manifest.density.k, 5);
-    assert.deepEqual(manifest.density.groups, [18, 12, 12, 8, 16], 'one group per scale of the image, one per encoder block');
+    assert.deepEqual(manifest.density.groups, [18, 12, 12, 8, 8, 8, 6, 8, 16], 'one group per scale of the image\'s gradients and of its orientations, one for its coherence, one per encoder block');
     assert.throws(() => validateManifest({ ...manifest, density: { ...manifest.density, groups: [8, 8] } }, 'm/manifest.json'), /'density.groups'/);
     assert.throws(() => validateManifest({ ...manifest, densityInput: 'stats' }, 'm/manifest.json'), /'density.d'/, 'the size must be the input\'s');
+    const older = { ...manifest, density: { ...manifest.density, d: manifest.density.d - 30, groups: undefined } };
+    assert.throws(() => validateManifest(older, 'm/manifest.json'), /saved before the image statistics gained edge directions: train it again/, 'a model of session 11\'s layout is told apart');
     const test = stripesSource(12, (i) => i % 3 === 0);
     const ours = (await det.score(test)).map((r) => r.scores.density);
     const loaded = Detector.load(join(dir, 'm'), { device: 'cpu' });

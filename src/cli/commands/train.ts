@@ -51,7 +51,7 @@ const command: Command = {
       'val-split': { type: 'number', help: 'Fraction of normal images held out for validation and the threshold', default: 0.1, value: 'f', min: 0, below: 1 },
       augment: { type: 'list', help: 'Augmentations', value: 'list', choices: AUGMENTATIONS },
       score: { ...scoreKindOption, default: 'combined' },
-      'density-input': { type: 'string', help: "What the latent density reads: the bottleneck code, the channel statistics of the encoder's blocks, or those after the image's own colour and gradient statistics (default: image+stats for whole-image photographs of 48 px on, else code)", choices: ['code', 'stats', 'image+stats'] },
+      'density-input': { type: 'string', help: "What the latent density reads: the bottleneck code, the channel statistics of the encoder's blocks, or those after the image's own colour, gradient and edge-direction statistics (default: image+stats for whole-image photographs of 48 px on, else code)", choices: ['code', 'stats', 'image+stats'] },
       'density-estimator': { type: 'string', help: 'How the latent density is estimated: gaussian kernels (a KDE) or the 5 nearest training images (default: knn when the density reads the statistics, else gaussian)', choices: ['gaussian', 'knn'] },
       fusion: { type: 'string', help: 'How the combined score fuses the z-scores of its scores: their mean or the largest (default: the largest from 48 px on, as for photographs, else the mean; see docs/BENCHMARKS.md)', choices: ['mean', 'max'] },
       combine: { type: 'list', help: 'Scores fused by the combined score (default ssim,density, plus transform with --transforms)', value: 'list', choices: BASE_SCORES as string[] },
