@@ -7,6 +7,10 @@
 #   call 2:  carry [".carry-gpu/b"], at once (the machine stays warm 30 s): bash scripts/device-real.sh run mpdd [...]
 #   call 3:  carry [".carry-gpu/c"], at once: bash scripts/device-real.sh run intel,malaria [...]
 #
+# Without a CUDA addon in .carry/cuda, call 1 builds one first (carry .carry, dist and a part):
+#   bash scripts/device-cuda.sh build > $OUT/build.txt 2>&1; cp native/build/Release/vigil_native.node $OUT/;
+#   mkdir -p /tmp/vigil-addon && cp native/build/Release/vigil_native.node /tmp/vigil-addon/ && bash scripts/device-real.sh run intel ...
+# then keep the returned addon in .carry/cuda for later sessions.
 # The images travel as they are. What a call unpacks stays in /tmp while the machine is warm, so a
 # later call needs only its own data. The addon is the CUDA build of an earlier call
 # (scripts/device-cuda.sh build; .carry/cuda/vigil_native.node).
@@ -51,8 +55,9 @@ if [ ! -d node_modules/@img ]; then
   if [ -f "$A/sharp.tar.xz" ]; then tar -C node_modules -xJf "$A/sharp.tar.xz" && cp "$A/sharp.tar.xz" /tmp/
   else tar -C node_modules -xJf /tmp/sharp.tar.xz; fi
 fi
-# this call's data joins what earlier calls brought
-for part in "$A" "$B" "$C"; do
+# this call's data joins what earlier calls brought (any .carry-gpu/*/data a call carries: a set
+# can also travel alone, e.g. .carry-gpu/d/data/deeppcb/pcb when a holds other data)
+for part in "$ROOT"/.carry-gpu/*/; do
   [ -d "$part/data" ] && cp -a "$part/data/." "$DATA/"
 done
 ls "$DATA"
