@@ -19,7 +19,7 @@ import { TiledAutoencoder, checkTileSpec, type TileSpec } from '../models/tiled.
 import type { Reconstructor } from '../scoring/reconstruction.js';
 import { AaeTask } from '../train/aae-task.js';
 import type { LossName } from '../train/losses.js';
-import { scoreBatches, type MapKind, type RawScores } from '../scoring/reconstruction.js';
+import { scoreBatches, encodeBatches, type EncodedImages, type MapKind, type RawScores } from '../scoring/reconstruction.js';
 import { DENSITY_ESTIMATORS, DENSITY_INPUTS, STATS_NEIGHBOURS, densityInputGroups, type DensityInput } from '../scoring/density-input.js';
 import { LatentKDE } from '../scoring/kde.js';
 import { prependImageStatistics } from '../scoring/image-stats.js';
@@ -203,12 +203,13 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
     const byContamination = threshold.method === 'contamination';
     // the training images' own scores matter to a contamination threshold only; the classifier's
     // costs a forward per transformation, so it is skipped when nothing reads it
-    const trainScores = await scoreBatches(scorer, trainPlan, { transform: byContamination ? scorerOf(transform) : undefined, signal });
+    const trainScores = byContamination ? await scoreBatches(scorer, trainPlan, { transform: scorerOf(transform), signal }) : undefined;
+    const trainCodes = trainScores ?? await encodeBatches(scorer, trainPlan, { signal });
     kde = new LatentKDE({
       bandwidth: o.bandwidth ?? 'scott', device, seed, estimator: auto.densityEstimator,
       ...(auto.densityEstimator === 'knn' ? { k: STATS_NEIGHBOURS, groups: densityInputGroups(auto.densityInput, architecture) } : {}),
     });
-    kde.fit(rejected.length ? keptCodes(trainScores, new Set(rejected)) : trainScores.codes, trainScores.latent);
+    kde.fit(rejected.length ? keptCodes(trainCodes, new Set(rejected)) : trainCodes.codes, trainCodes.latent);
     // a whole-image photograph's reconstruction errors join the default fusion only if they see
     // pasted patches (src/scoring/patch-check.ts; auto.patchCheck says when)
     let fused = combine;
@@ -222,7 +223,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
         checkPlan.dispose();
       }
     }
-    const post = await calibrate({ model: scorer, kde, transform, valPlan, train: byContamination ? trainScores : undefined, combine: fused, fusion, threshold, score, recon: reconKind(loss), signal });
+    const post = await calibrate({ model: scorer, kde, transform, valPlan, train: trainScores, combine: fused, fusion, threshold, score, recon: reconKind(loss), signal });
     const facts = await reportFacts(scorer, valPlan, input); // the report's error colour scale (src/scoring/report-facts.ts)
     const state: DetectorState = {
       preprocessing, loss, architecture, ...(tiles ? { tiles } : {}),
@@ -254,7 +255,7 @@ export function withDensity(raw: Pick<RawScores, 'mse' | 'ssim' | 'codes' | 'tra
 }
 
 /** The codes of the training images that were not rejected. */
-function keptCodes(raw: RawScores, rejected: Set<number>): Float32Array {
+function keptCodes(raw: EncodedImages, rejected: Set<number>): Float32Array {
   const d = raw.latent;
   const keep = raw.indices.map((idx, i) => [idx, i] as const).filter(([idx]) => !rejected.has(idx)).map(([, i]) => i);
   const out = new Float32Array(keep.length * d);
