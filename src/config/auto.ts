@@ -99,9 +99,9 @@ export interface AutoSettings {
   patchCheck: boolean;
   /**
    * What the latent density reads (src/scoring/density-input.ts): for whole-image photographs the
-   * image's own colour, gradient and edge-direction statistics and the encoder's channel statistics, which rank
-   * forest scenes better than the code does (0.92 against 0.83, docs/BENCHMARKS.md, sessions 9 to
-   * 11); the bottleneck code for digit-sized images (MNIST's defaults) and tiles (whose image
+   * image's own colour, gradient and edge-direction statistics and the encoder's channel
+   * statistics, which rank forest scenes better than the code does (0.958 against 0.83,
+   * docs/BENCHMARKS.md, sessions 9 to 12); the bottleneck code for digit-sized images (MNIST's defaults) and tiles (whose image
    * scores are error peaks).
    */
   densityInput: DensityInput;

@@ -201,8 +201,8 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
     // Density of the training codes (for the robust AAE: of the images it kept), then every
     // score's statistics and threshold on validation images.
     const byContamination = threshold.method === 'contamination';
-    // the training images' own scores matter to a contamination threshold only; the classifier's
-    // costs a forward per transformation, so it is skipped when nothing reads it
+    // the training images' errors (and the classifier's score, a forward per transformation)
+    // matter to a contamination threshold only; else the density's inputs come from the encoder alone
     const trainScores = byContamination ? await scoreBatches(scorer, trainPlan, { transform: scorerOf(transform), signal }) : undefined;
     const trainCodes = trainScores ?? await encodeBatches(scorer, trainPlan, { signal });
     kde = new LatentKDE({

@@ -3,8 +3,8 @@
  * encoder's blocks (ConvAutoencoder.encodeWithStats), which describe a photograph's texture at every
  * scale the encoder sees (docs/BENCHMARKS.md, session 9); or those preceded by the image's own
  * colour, gradient and edge-direction statistics at three scales (src/scoring/image-stats.ts;
- * sessions 11 and 12). Kept apart from the scoring code so that
- * options and manifests can name it without loading libtorch.
+ * sessions 11 and 12). Kept apart from the scoring code so that options and manifests can name it
+ * without loading libtorch.
  */
 export type DensityInput = 'code' | 'stats' | 'image+stats';
 export const DENSITY_INPUTS: readonly DensityInput[] = ['code', 'stats', 'image+stats'];

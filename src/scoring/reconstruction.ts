@@ -155,8 +155,8 @@ export type EncodedImages = Pick<RawScores, 'indices' | 'codes' | 'latent'>;
 /**
  * What the latent density reads for every image of a plan, without decoding: the fit's training
  * images need nothing else unless a contamination threshold reads their errors. The decoder and
- * the error maps are most of a scoring pass (150-px photographs, 2 CPU cores: 1.26 s a batch of 16
- * against 0.21 s for the encoder and the statistics); a tiled model's codes come from its tiles'
+ * the error maps are most of a scoring pass (150-px photographs on a CPU thread: 1.26 s a batch of
+ * 16 against 0.21 s for the encoder and the statistics); a tiled model's codes come from its tiles'
  * reconstruction, so it is scored whole.
  */
 export async function encodeBatches(model: Reconstructor, plan: BatchPlan, opts: { signal?: AbortSignalLike } = {}): Promise<EncodedImages> {
@@ -174,10 +174,16 @@ export async function encodeBatches(model: Reconstructor, plan: BatchPlan, opts:
     }
     await betweenSteps(opts.signal);
   }
-  const codes = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let off = 0;
-  for (const p of parts) { codes.set(p, off); off += p.length; }
+  const codes = joined(parts);
   return { indices, codes, latent: indices.length ? codes.length / indices.length : 0 };
+}
+
+/** The batches' arrays end to end. */
+function joined(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let off = 0;
+  for (const p of parts) { out.set(p, off); off += p.length; }
+  return out;
 }
 
 /** Every batch of `scoreBatchStream`, collected. */
@@ -201,9 +207,7 @@ export async function scoreBatches(model: Reconstructor, plan: BatchPlan, opts: 
     anyMask ||= !!s.masks;
     if (s.recons) recons.push(...s.recons);
   }
-  const codes = new Float32Array(codeParts.reduce((a, p) => a + p.length, 0));
-  let off = 0;
-  for (const p of codeParts) { codes.set(p, off); off += p.length; }
+  const codes = joined(codeParts);
   return {
     indices, mse: Float32Array.from(mse), ssim: Float32Array.from(ssim), codes, latent,
     maps: opts.maps ? maps : undefined, recons: opts.recon ? recons : undefined, masks: anyMask ? masks : undefined,
