@@ -138,9 +138,10 @@ export class Detector {
         trainPlan = await planFor(train);
         trainScores = await scoreBatches(copy.scorer, trainPlan, { transform: scorerOf(transform), signal: options.signal });
       }
-      const post = await calibrate({
-        model: copy.scorer, kde: copy.kde, transform, valPlan, train: trainScores, combine, fusion: this.post.fusion, threshold: t.threshold,
-        score: this.post.scoreKind, recon: this.post.recon, signal: options.signal,
+      const validation = await scoreBatches(copy.scorer, valPlan, { transform: scorerOf(transform), signal: options.signal });
+      const post = calibrate({
+        validation, kde: copy.kde, train: trainScores, combine, fusion: this.post.fusion, threshold: t.threshold,
+        score: this.post.scoreKind, recon: this.post.recon,
       });
       const state: DetectorState = { ...copy.state, transforms: transformOpts };
       return new Detector({ model: copy.model, kde: copy.kde, post, state, device: this.device, aae: copy.aae, transform });

@@ -5,7 +5,6 @@
  * post-processing (statistics and thresholds) on the validation images. On any error, or an
  * abort, everything built so far is freed before the error is passed on.
  */
-import type { AbortSignalLike } from '../util/abort.js';
 import { manualSeed, resolveDevice, makeSchedule, engineInfo } from '../engine/index.js';
 import { splitIndices } from '../data/split.js';
 import type { ImageSource, Preprocessing } from '../data/types.js';
@@ -223,8 +222,10 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
         checkPlan.dispose();
       }
     }
-    const post = await calibrate({ model: scorer, kde, transform, valPlan, train: trainScores, combine: fused, fusion, threshold, score, recon: reconKind(loss), signal });
-    const facts = await reportFacts(scorer, valPlan, input); // the report's error colour scale (src/scoring/report-facts.ts)
+    // one pass over the validation images for the thresholds and the report's error colour scale
+    const validation = await scoreBatches(scorer, valPlan, { transform: scorerOf(transform), maps: 'mse', signal });
+    const post = calibrate({ validation, kde, train: trainScores, combine: fused, fusion, threshold, score, recon: reconKind(loss) });
+    const facts = reportFacts(validation.maps ?? [], input); // src/scoring/report-facts.ts
     const state: DetectorState = {
       preprocessing, loss, architecture, ...(tiles ? { tiles } : {}),
       ...(auto.densityInput !== 'code' ? { densityInput: auto.densityInput } : {}),
@@ -285,13 +286,12 @@ export function trainingSplit(
  * The post-processing of a detector, fitted on the validation images' scores (a contamination
  * threshold reads the training images' scores, `train`, instead).
  */
-export async function calibrate(c: {
-  model: Reconstructor; kde: LatentKDE; transform?: TransformParts; valPlan: BatchPlan; train?: RawScores;
-  combine: BaseScore[]; fusion?: Fusion; threshold: ThresholdOption; score: ScoreKind; recon: 'mse' | 'ssim'; signal?: AbortSignalLike;
-}): Promise<PostProcessor> {
-  const validation = withDensity(await scoreBatches(c.model, c.valPlan, { transform: scorerOf(c.transform), signal: c.signal }), c.kde);
+export function calibrate(c: {
+  validation: RawScores; kde: LatentKDE; train?: RawScores;
+  combine: BaseScore[]; fusion?: Fusion; threshold: ThresholdOption; score: ScoreKind; recon: 'mse' | 'ssim';
+}): PostProcessor {
   return PostProcessor.fit({
-    validation, training: c.train ? withDensity(c.train, c.kde) : undefined,
+    validation: withDensity(c.validation, c.kde), training: c.train ? withDensity(c.train, c.kde) : undefined,
     combine: c.combine, fusion: c.fusion, threshold: c.threshold, score: c.score, recon: c.recon,
   });
 }

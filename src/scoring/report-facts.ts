@@ -9,8 +9,6 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { BatchPlan } from '../train/batches.js';
-import { scoreBatches, type Reconstructor } from './reconstruction.js';
 import { quantile } from './threshold.js';
 
 export interface ErrorScale {
@@ -31,10 +29,8 @@ export interface ReportFacts {
 /** At most this many pixels enter the quantiles (an even stride over all of them): enough for a 99th percentile. */
 const MAX_PIXELS = 1 << 20;
 
-/** Quantiles of the per-pixel errors of the images in `plan` (normal validation images). */
-export async function normalErrorScale(model: Reconstructor, plan: BatchPlan): Promise<ErrorScale> {
-  const raw = await scoreBatches(model, plan, { maps: 'mse' });
-  const maps = raw.maps ?? [];
+/** Quantiles of the per-pixel errors in the 'mse' maps of the normal validation images. */
+export function normalErrorScale(maps: readonly Float32Array[]): ErrorScale {
   const total = maps.reduce((a, m) => a + m.length, 0);
   const stride = Math.max(1, Math.ceil(total / MAX_PIXELS));
   const sample = new Float32Array(Math.ceil(total / stride));
@@ -50,9 +46,9 @@ export async function normalErrorScale(model: Reconstructor, plan: BatchPlan): P
   return { map: 'mse', q50: quantile(values, 0.5), q90: quantile(values, 0.9), q99: Math.max(quantile(values, 0.99), 1e-12), max, images: maps.length };
 }
 
-/** The facts of a fit: the error scale on the validation plan, and the input's name when it is a path or spec. */
-export async function reportFacts(model: Reconstructor, valPlan: BatchPlan, input: unknown): Promise<ReportFacts> {
-  const errorScale = await normalErrorScale(model, valPlan);
+/** The facts of a fit: the error scale of the validation images' 'mse' maps, and the input's name when it is a path or spec. */
+export function reportFacts(validationMaps: readonly Float32Array[], input: unknown): ReportFacts {
+  const errorScale = normalErrorScale(validationMaps);
   if (typeof input !== 'string') return { errorScale };
   return { errorScale, data: existsSync(input) ? resolve(input) : input };
 }
