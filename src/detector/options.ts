@@ -113,8 +113,8 @@ export interface DetectorOptions {
    * What the latent density reads: 'code', the bottleneck code; 'stats', the channel mean and
    * standard deviation of each encoder block (a texture description at every scale); or
    * 'image+stats', those after the image's own colour, gradient and edge-direction statistics at
-   * three scales (src/scoring/image-stats.ts). Default 'image+stats' for whole-image photographs (inputs of 48
-   * px or more), else 'code' (src/config/auto.ts).
+   * three scales (src/scoring/image-stats.ts). Default 'image+stats' for whole-image photographs
+   * (inputs of 48 px or more), else 'code' (src/config/auto.ts).
    */
   densityInput?: DensityInput;
   /**

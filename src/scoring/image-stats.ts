@@ -65,10 +65,11 @@ function edgeDirections(gray: Tensor): { orientation: Tensor; coherence: Tensor 
   const upper = ops.add(flag(ops.gt(sin2, 0)), ops.mul(flag(ops.eq(sin2, 0)), flag(ops.ge(cos2, 0))));
   const right = ops.add(flag(ops.gt(cos2, 0)), ops.mul(flag(ops.eq(cos2, 0)), flag(ops.lt(sin2, 0))));
   const steep = flag(ops.gt(ops.abs(sin2), ops.abs(cos2)));
+  const lower = not(upper), left = not(right), flat = not(steep);
   // the octants of the doubled angle, counter-clockwise from 0°
   const octants = [
-    [upper, right, not(steep)], [upper, right, steep], [upper, not(right), steep], [upper, not(right), not(steep)],
-    [not(upper), not(right), not(steep)], [not(upper), not(right), steep], [not(upper), right, steep], [not(upper), right, not(steep)],
+    [upper, right, flat], [upper, right, steep], [upper, left, steep], [upper, left, flat],
+    [lower, left, flat], [lower, left, steep], [lower, right, steep], [lower, right, flat],
   ];
   const bins = octants.map(([a, b, c]) => ops.sum(ops.mul(magnitude, ops.mul(ops.mul(a!, b!), c!)), [1, 2, 3]));
   const orientation = ops.div(ops.stack(bins, 1), ops.add(ops.reshape(ops.sum(magnitude, [1, 2, 3], true), [n, 1]), 1e-8));
