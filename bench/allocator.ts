@@ -1,7 +1,8 @@
 /**
- * bench/allocator: a default training step on the CPU with the engine's memory policy (freed memory
- * kept for reuse, native/src/addon.cc `RetainFreedMemory`) beside glibc's own (`VIGIL_MALLOC=system`),
- * in the same run. Each side runs in its own process, since the policy is set when the addon loads.
+ * bench/allocator: a default training step on the CPU with the fit's memory policy (freed memory
+ * kept for reuse, `retainFreedMemory` in src/engine/runtime.ts) beside glibc's own
+ * (`VIGIL_MALLOC=system`), in the same run. Each side runs in its own process, since the policy,
+ * once on, stays on.
  *
  *   node dist/bench/allocator.js [--side 150] [--channels 3] [--batch 16] [--steps 10] [--rounds 3]
  *
@@ -11,7 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ops, tidy, Adam, manualSeed, synchronize, getNumThreads } from '../src/engine/index.js';
+import { ops, tidy, Adam, manualSeed, synchronize, getNumThreads, retainFreedMemory } from '../src/engine/index.js';
 import { ConvAutoencoder, defaultArchitecture } from '../src/models/autoencoder.js';
 import { perImageLoss } from '../src/train/losses.js';
 import { arg, flag } from './args.js';
@@ -23,6 +24,7 @@ const steps = Number(arg('steps', '10'));
 
 /** One side's measurement, printed as JSON by the child process. */
 function measure(): { msPerStep: number; threads: number } {
+  retainFreedMemory(); // as the fit does; VIGIL_MALLOC=system keeps it off
   manualSeed(0);
   const model = new ConvAutoencoder(defaultArchitecture({ height: side, width: side, channels }));
   const opt = new Adam(model.parameters(), { lr: 1e-3 });
@@ -62,7 +64,7 @@ if (flag('child')) {
   console.log(`default training step, ${batch} x ${channels} x ${side} x ${side}, CPU, ${threads} threads, median of ${rounds} processes of ${steps} steps`);
   console.log('| memory policy | ms per step |');
   console.log('| --- | --- |');
-  console.log(`| freed memory kept for reuse (vigil's default) | ${median(ms.retained).toFixed(0)} |`);
+  console.log(`| freed memory kept for reuse (the fit's policy) | ${median(ms.retained).toFixed(0)} |`);
   console.log(`| glibc's own (VIGIL_MALLOC=system) | ${median(ms.system).toFixed(0)} |`);
   console.log(`speed-up ${(median(ms.system) / median(ms.retained)).toFixed(2)}x`);
 }

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -804,21 +805,27 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
 // glibc hands every allocation over 32 MiB (and, by its sliding threshold, many smaller ones) to
 // mmap and gives it back to the kernel on free, so a training step's activations (a batch of 16 at
 // 150 px with 32 channels is 46 MB) are page-faulted in and zeroed afresh at every step: on 2 CPU
-// cores that was more than half of a default step (1.2 s against 0.49 s, bench/steps). Serving
-// every allocation from the heap and never trimming it lets the next step reuse the same pages,
-// as PyTorch's users get from jemalloc or tcmalloc; the process keeps its peak instead of
-// returning it. VIGIL_MALLOC=system keeps glibc's own behaviour.
-void RetainFreedMemory() {
+// cores that was half of a default step (1.2 s against 0.6 s, bench/allocator). Serving every
+// allocation from the heap and never trimming it lets the next step reuse the same pages, as
+// PyTorch's users get from jemalloc or tcmalloc. The price is memory: the process keeps its peak,
+// and the heap fragments (10% more at the peak of a training step; 4x for a loop of two 64 MB
+// blocks, docs/ENGINE.md). So it is a switch that training turns on (src/detector/fit.ts) rather
+// than a setting at load that a scoring server would pay for too; once on it stays on. Returns
+// whether the policy is on: VIGIL_MALLOC=system keeps glibc's own, and so does another C library.
+Napi::Value RetainFreedMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
 #if defined(__GLIBC__)
   const char* choice = std::getenv("VIGIL_MALLOC");
-  if (choice && std::strcmp(choice, "system") == 0) return;
+  if (choice && std::strcmp(choice, "system") == 0) return Napi::Boolean::New(env, false);
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, INT32_MAX);
+  return Napi::Boolean::New(env, true);
+#else
+  return Napi::Boolean::New(env, false);
 #endif
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  RetainFreedMemory();
   exports.Set("resolveOp", Napi::Function::New(env, ResolveOp));
   exports.Set("call", Napi::Function::New(env, CallOp));
   exports.Set("fromArray", Napi::Function::New(env, FromArray));
@@ -838,6 +845,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
+  exports.Set("retainFreedMemory", Napi::Function::New(env, RetainFreedMemory));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
   exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize));
   exports.Set("version", Napi::Function::New(env, Version));

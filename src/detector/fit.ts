@@ -5,7 +5,7 @@
  * post-processing (statistics and thresholds) on the validation images. On any error, or an
  * abort, everything built so far is freed before the error is passed on.
  */
-import { manualSeed, resolveDevice, makeSchedule, engineInfo } from '../engine/index.js';
+import { manualSeed, resolveDevice, makeSchedule, engineInfo, retainFreedMemory } from '../engine/index.js';
 import { splitIndices } from '../data/split.js';
 import type { ImageSource, Preprocessing } from '../data/types.js';
 import type { AugmentOptions } from '../data/augment.js';
@@ -116,6 +116,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
   signal?.throwIfAborted();
   manualSeed(seed);
+  retainFreedMemory(); // a training's steps reuse their memory instead of faulting it in afresh (src/engine/runtime.ts)
   // the headers of the images trained on are read first, so the counts are those of readable images
   const source = await resolveImages(input, { normalClass: o.normalClass, strict: o.strict, onWarning: warn, validate: (item) => item.label !== 1 });
   const valFraction = o.valFraction ?? 0.1;

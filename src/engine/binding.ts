@@ -33,6 +33,8 @@ export interface NativeBinding {
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  /** Absent from addons built before session 13. */
+  retainFreedMemory?(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(): void;
   version(): { torch: string; cuda: boolean; parallel: string };

@@ -23,6 +23,6 @@ export type { Optimizer } from './optim.js';
 export { makeSchedule } from './schedule.js';
 export type { Schedule, ScheduleSpec } from './schedule.js';
 export { saveTensors, loadTensors, encodeTensors, decodeTensors } from './serialize.js';
-export { manualSeed, setNumThreads, getNumThreads, cudaAvailable, cudaDeviceCount, synchronize, resolveDevice, setDefaultDevice, getDefaultDevice, engineInfo } from './runtime.js';
+export { manualSeed, setNumThreads, getNumThreads, retainFreedMemory, cudaAvailable, cudaDeviceCount, synchronize, resolveDevice, setDefaultDevice, getDefaultDevice, engineInfo } from './runtime.js';
 
 initThreads();

@@ -32,6 +32,11 @@ function coveredSide(side: number, spec: TileSpec): number {
   return side <= spec.size ? spec.size : spec.size + Math.ceil((side - spec.size) / spec.stride) * spec.stride;
 }
 
+/** The image codes [N, latent]: the mean of each image's L tile codes (chunks of [*, latent] in tile order). */
+function meanCode(codes: Tensor[], n: number, l: number): Tensor {
+  return ops.mean(ops.reshape(ops.cat(codes, 0), [n, l, -1]), 1);
+}
+
 export class TiledAutoencoder {
   constructor(readonly model: ConvAutoencoder, readonly tiles: TileSpec) {
     checkTileSpec(tiles);
@@ -53,17 +58,8 @@ export class TiledAutoencoder {
   reconstruct(x: Tensor, tileMaps?: (recon: Tensor, tile: Tensor) => Tensor[]): { recon: Tensor; code: Tensor; maps: Tensor[] } {
     const [n, c, h, w] = x.shape as [number, number, number, number];
     const t = this.tiles.size;
-    const hp = coveredSide(h, this.tiles);
-    const wp = coveredSide(w, this.tiles);
     return tidy(() => {
-      // reflection covers the last partial tile with image content rather than a border the model never saw
-      let padded = x;
-      if (hp > h || wp > w) padded = hp - h < h && wp - w < w ? ops.reflectionPad2d(x, [0, wp - w, 0, hp - h]) : ops.pad(x, [0, wp - w, 0, hp - h]);
-      const k: [number, number] = [t, t];
-      const step: [number, number] = [this.tiles.stride, this.tiles.stride];
-      const cols = ops.im2col(padded, k, step); // [N, C*T*T, L]
-      const l = cols.shape[2]!;
-      const tiles = ops.reshape(ops.permute(cols, [0, 2, 1]), [n * l, c, t, t]);
+      const { tiles, l, hp, wp } = this.cut(x);
       const recons: Tensor[] = [], codes: Tensor[] = [], perTile: Tensor[][] = [];
       for (let s = 0; s < n * l; s += TILE_CHUNK) {
         const part = ops.slice(tiles, 0, s, Math.min(n * l, s + TILE_CHUNK));
@@ -73,6 +69,8 @@ export class TiledAutoencoder {
         recons.push(r);
         if (tileMaps) perTile.push(tileMaps(r, part));
       }
+      const k: [number, number] = [t, t];
+      const step: [number, number] = [this.tiles.stride, this.tiles.stride];
       // how many tiles cover each pixel [1, 1, Hp, Wp]: the same for every channel and every map
       const covered = ops.col2im(ops.ones([1, t * t, l], { device: x.device }), [hp, wp], k, step);
       // tiles [N*L, ch, T, T] back to images [N, ch, H, W], overlaps averaged
@@ -81,14 +79,38 @@ export class TiledAutoencoder {
         const img = ops.div(ops.col2im(cols, [hp, wp], k, step), covered);
         return ops.contiguous(hp > h || wp > w ? ops.slice(ops.slice(img, 2, 0, h), 3, 0, w) : img);
       };
-      const code = ops.mean(ops.reshape(ops.cat(codes, 0), [n, l, -1]), 1);
       const maps = perTile.length ? perTile[0]!.map((_, m) => fold(perTile.map((p) => p[m]!), 1)) : [];
-      return { recon: fold(recons, c), code, maps };
+      return { recon: fold(recons, c), code: meanCode(codes, n, l), maps };
     });
   }
 
+  /**
+   * The images' codes (the mean of their tiles'), from the encoder alone: the same as
+   * `reconstruct(x).code` without decoding a tile, which is most of the work (the fit's pass over
+   * its training images needs the codes only).
+   */
   encode(x: Tensor): Tensor {
-    return this.reconstruct(x).code;
+    const n = x.shape[0]!;
+    return tidy(() => {
+      const { tiles, l } = this.cut(x);
+      const codes: Tensor[] = [];
+      for (let s = 0; s < n * l; s += TILE_CHUNK) codes.push(this.model.encode(ops.slice(tiles, 0, s, Math.min(n * l, s + TILE_CHUNK))));
+      return meanCode(codes, n, l);
+    });
+  }
+
+  /** The images' tiles [N*L, C, T, T] every `stride` px (L per image), over the images padded to a whole number of strides (Hp x Wp). */
+  private cut(x: Tensor): { tiles: Tensor; l: number; hp: number; wp: number } {
+    const [n, c, h, w] = x.shape as [number, number, number, number];
+    const t = this.tiles.size;
+    const hp = coveredSide(h, this.tiles);
+    const wp = coveredSide(w, this.tiles);
+    // reflection covers the last partial tile with image content rather than a border the model never saw
+    let padded = x;
+    if (hp > h || wp > w) padded = hp - h < h && wp - w < w ? ops.reflectionPad2d(x, [0, wp - w, 0, hp - h]) : ops.pad(x, [0, wp - w, 0, hp - h]);
+    const cols = ops.im2col(padded, [t, t], [this.tiles.stride, this.tiles.stride]); // [N, C*T*T, L]
+    const l = cols.shape[2]!;
+    return { tiles: ops.reshape(ops.permute(cols, [0, 2, 1]), [n * l, c, t, t]), l, hp, wp };
   }
 
   decode(): Tensor {

@@ -156,11 +156,10 @@ export type EncodedImages = Pick<RawScores, 'indices' | 'codes' | 'latent'>;
  * What the latent density reads for every image of a plan, without decoding: the fit's training
  * images need nothing else unless a contamination threshold reads their errors. The decoder and
  * the error maps are most of a scoring pass (150-px photographs on a CPU thread: 1.26 s a batch of
- * 16 against 0.21 s for the encoder and the statistics); a tiled model's codes come from its tiles'
- * reconstruction, so it is scored whole.
+ * 16 against 0.21 s for the encoder and the statistics); a tiled model's codes are the mean of
+ * its tiles' codes, which its encoder alone gives too (src/models/tiled.ts).
  */
 export async function encodeBatches(model: Reconstructor, plan: BatchPlan, opts: { signal?: AbortSignalLike } = {}): Promise<EncodedImages> {
-  if (model.reconstruct) return scoreBatches(model, plan, opts);
   model.eval();
   opts.signal?.throwIfAborted();
   const indices: number[] = [];

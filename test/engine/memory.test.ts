@@ -3,6 +3,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ops, nn, tidy, keep, dispose, noGrad, liveTensors, Adam, SGD, Tensor } from '../../src/engine/index.js';
@@ -250,5 +251,37 @@ describe('long training run', () => {
     const r = await run(null);
     t.diagnostic(r.summary);
     check(r);
+  });
+});
+
+describe('the native memory policy (retainFreedMemory, native/src/addon.cc)', () => {
+  /**
+   * In a fresh process with `env`: after 20 rounds of two 64 MB tensors made and freed (with
+   * `retainFreedMemory()` first when `retain`), the minor page faults of 10 more rounds.
+   */
+  function faultsOfLargeTensors(retain: boolean, env: Record<string, string | undefined> = {}): { faults: number; on: boolean } {
+    const engine = new URL('../../src/engine/index.js', import.meta.url).href;
+    const script = `
+      const { ops, retainFreedMemory } = await import(${JSON.stringify(engine)});
+      const on = ${retain} ? retainFreedMemory() : false;
+      const round = () => { const a = ops.ones([16, 1000, 1000]); const b = ops.mul(a, 2); a.dispose(); b.dispose(); };
+      for (let i = 0; i < 20; i++) round();
+      const before = process.resourceUsage().minorPageFault;
+      for (let i = 0; i < 10; i++) round();
+      console.log(JSON.stringify({ faults: process.resourceUsage().minorPageFault - before, on }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, VIGIL_MALLOC: undefined, ...env }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  }
+
+  it('once on, freed blocks are reused instead of faulted in again; off (the default, or VIGIL_MALLOC=system) they go back to the system', { skip: process.platform !== 'linux' ? 'glibc only' : false }, () => {
+    const retained = faultsOfLargeTensors(true);
+    const plain = faultsOfLargeTensors(false);
+    const refused = faultsOfLargeTensors(true, { VIGIL_MALLOC: 'system' });
+    assert.equal(retained.on, true);
+    assert.equal(refused.on, false, 'VIGIL_MALLOC=system keeps it off');
+    // glibc's own way maps each 64 MB block afresh: 2 x 15,625 pages per round
+    for (const off of [plain, refused]) assert.ok(off.faults > 10 * 15_000, `glibc's own way faulted only ${off.faults} pages in`);
+    assert.ok(retained.faults < plain.faults / 10, `with the policy on, ${retained.faults} pages were faulted in against ${plain.faults}`);
   });
 });

@@ -37,6 +37,28 @@ describe("the training images' density inputs without decoding (encodeBatches)",
     });
   }
 
+  it("gives a tiled model's codes (the mean of its tiles') without decoding a tile", async () => {
+    manualSeed(4);
+    const ae = new ConvAutoencoder(defaultArchitecture({ height: 16, width: 16, channels: 3 }, { filters: [4, 8], latent: 3 }));
+    // 48 px images, 16 px tiles every 12 px: the last tile row and column need the padding
+    const scorer = scorerFor(ae, { size: 16, stride: 12, sigma: 4 });
+    const plan = await planBatches({ source: stripesSource(5), indices: [0, 1, 2, 3, 4], preprocessing: pre, batchSize: 2, device: 'cpu', seed: 0 });
+    try {
+      const full = await scoreBatches(scorer, plan);
+      const before = liveTensors();
+      const encoded = await encodeBatches(scorer, plan);
+      assert.equal(liveTensors(), before, 'no tensor leaked');
+      assert.deepEqual(encoded.indices, full.indices);
+      assert.equal(encoded.latent, 3);
+      const most = encoded.codes.reduce((m, v, i) => Math.max(m, Math.abs(v - full.codes[i]!)), 0);
+      assert.ok(most < 1e-5, `codes differ by ${most}`);
+      assert.ok(encoded.codes.some((v) => v !== 0), 'codes were computed');
+    } finally {
+      plan.dispose();
+      ae.dispose();
+    }
+  });
+
   it('stops at an aborted signal', async () => {
     const ae = new ConvAutoencoder(defaultArchitecture({ height: 48, width: 48, channels: 3 }, { filters: [4], latent: 2 }));
     const plan = await planBatches({ source: stripesSource(4), indices: [0, 1, 2, 3], preprocessing: pre, batchSize: 2, device: 'cpu', seed: 0 });
