@@ -35,7 +35,7 @@ const SMALL_SIDE = 64;
  * TILED_MAX_SIDE px) instead of the whole image shrunk to at most AUTO_MAX_SIDE px: the defects of
  * circuit boards are a few pixels wide and vanish when the image is shrunk (docs/BENCHMARKS.md).
  * The defaults choose it for images whose detail the shrinking would lose (DETAIL_LIMIT); `tiles`
- * asks for it, `tiles: false` refuses it. It trains for about 27 minutes on 2 CPU cores (1,000 boards), 18 s on a GPU.
+ * asks for it, `tiles: false` refuses it. It trains for about 19 minutes on 2 CPU cores (1,000 boards), 18 s on a GPU.
  */
 export const TILE_SIDE = 32;
 export const TILED_MAX_SIDE = 1024;
