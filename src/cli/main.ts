@@ -18,7 +18,7 @@ export const ENVIRONMENT: [string, string][] = [
   ['VIGIL_DEVICE', 'default of --device (cpu, cuda, cuda:N, auto)'],
   ['VIGIL_THREADS', 'default of --threads (CPU threads for libtorch)'],
   ['VIGIL_NATIVE', 'path of a built vigil_native.node to load instead of the packaged one'],
-  ['VIGIL_MALLOC', "system: a training returns freed native memory to the system (glibc's own way) instead of keeping it for reuse, which halves a CPU training step"],
+  ['VIGIL_MALLOC', "system: a training gives freed native memory back to the system (glibc's own way); by default it keeps it for reuse, which halves a CPU training step"],
   ['VIGIL_FASHION_MNIST_DIR', 'folder of the Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)'],
   ['VIGIL_DEBUG', 'set to print the stack trace of an error'],
 ];
