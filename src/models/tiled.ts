@@ -32,6 +32,14 @@ function coveredSide(side: number, spec: TileSpec): number {
   return side <= spec.size ? spec.size : spec.size + Math.ceil((side - spec.size) / spec.stride) * spec.stride;
 }
 
+/** The tiles [M, C, T, T] in consecutive slices of at most TILE_CHUNK, the pieces the model runs on. */
+function chunks(tiles: Tensor): Tensor[] {
+  const m = tiles.shape[0]!;
+  const out: Tensor[] = [];
+  for (let s = 0; s < m; s += TILE_CHUNK) out.push(ops.slice(tiles, 0, s, Math.min(m, s + TILE_CHUNK)));
+  return out;
+}
+
 /** The image codes [N, latent]: the mean of each image's L tile codes (chunks of [*, latent] in tile order). */
 function meanCode(codes: Tensor[], n: number, l: number): Tensor {
   return ops.mean(ops.reshape(ops.cat(codes, 0), [n, l, -1]), 1);
@@ -61,8 +69,7 @@ export class TiledAutoencoder {
     return tidy(() => {
       const { tiles, l, hp, wp } = this.cut(x);
       const recons: Tensor[] = [], codes: Tensor[] = [], perTile: Tensor[][] = [];
-      for (let s = 0; s < n * l; s += TILE_CHUNK) {
-        const part = ops.slice(tiles, 0, s, Math.min(n * l, s + TILE_CHUNK));
+      for (const part of chunks(tiles)) {
         const z = this.model.encode(part);
         const r = this.model.decode(z);
         codes.push(z);
@@ -90,12 +97,9 @@ export class TiledAutoencoder {
    * its training images needs the codes only).
    */
   encode(x: Tensor): Tensor {
-    const n = x.shape[0]!;
     return tidy(() => {
       const { tiles, l } = this.cut(x);
-      const codes: Tensor[] = [];
-      for (let s = 0; s < n * l; s += TILE_CHUNK) codes.push(this.model.encode(ops.slice(tiles, 0, s, Math.min(n * l, s + TILE_CHUNK))));
-      return meanCode(codes, n, l);
+      return meanCode(chunks(tiles).map((part) => this.model.encode(part)), x.shape[0]!, l);
     });
   }
 
