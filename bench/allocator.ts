@@ -16,6 +16,7 @@ import { ops, tidy, Adam, manualSeed, synchronize, getNumThreads, retainFreedMem
 import { ConvAutoencoder, defaultArchitecture } from '../src/models/autoencoder.js';
 import { perImageLoss } from '../src/train/losses.js';
 import { arg, flag } from './args.js';
+import { median } from './stats.js';
 
 const side = Number(arg('side', '150'));
 const channels = Number(arg('channels', '3'));
@@ -60,7 +61,6 @@ if (flag('child')) {
   for (let i = 0; i < rounds; i++) {
     for (const k of ['retained', 'system'] as const) { const r = run(k); ms[k].push(r.msPerStep); threads = r.threads; }
   }
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)]!;
   console.log(`default training step, ${batch} x ${channels} x ${side} x ${side}, CPU, ${threads} threads, median of ${rounds} processes of ${steps} steps`);
   console.log('| memory policy | ms per step |');
   console.log('| --- | --- |');

@@ -14,14 +14,13 @@ import { ops, manualSeed, synchronize, engineInfo, resolveDevice, liveTensors } 
 import { LatentKDE } from '../src/scoring/kde.js';
 import type { LatentKDEOptions } from '../src/scoring/kde.js';
 import { arg } from './args.js';
+import { median } from './stats.js';
 
 const n = Number(arg('n', '60000'));
 const d = Number(arg('d', '32'));
 const m = Number(arg('queries', '10000'));
 const repeat = Number(arg('repeat', '3'));
 const device = resolveDevice(arg('device', 'cpu'));
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function run(label: string, opts: LatentKDEOptions): void {
   manualSeed(0);

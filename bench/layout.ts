@@ -14,11 +14,11 @@ import { ops, tidy, noGrad, Adam, manualSeed, synchronize, engineInfo, resolveDe
 import { TransformNet } from '../src/models/transform-net.js';
 import { ConvAutoencoder, defaultArchitecture } from '../src/models/autoencoder.js';
 import { arg } from './args.js';
+import { median } from './stats.js';
 
 const device = resolveDevice(arg('device', 'cuda'));
 const steps = Number(arg('steps', '100'));
 const rounds = Number(arg('rounds', '2'));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface Case {
   name: string;
