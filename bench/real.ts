@@ -307,7 +307,7 @@ for (const set of sets) {
   const rows = runs.filter((r) => r.set === set);
   if (!rows.length) continue;
   console.log(`\n## ${set}: image AUROC (mean ± std over seeds)${quick ? ' -- QUICK MODE' : ''}\n`);
-  const kinds = ['score', 'mse', 'ssim', 'density', 'combined'];
+  const kinds = ['score', 'mse', 'ssim', 'density', 'segment', 'combined'];
   console.log(`| method | ${kinds.map((k) => (k === 'score' ? 'its score' : k)).join(' | ')} | pixel AUROC | training s |`);
   console.log(`| --- | ${kinds.map(() => '---').join(' | ')} | --- | --- |`);
   for (const config of [...configs, 'pytorch']) {

@@ -15,7 +15,7 @@
 import { checkTileSpec, type TileSpec } from '../models/tile-spec.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BASE_SCORES, SCORE_KINDS, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
+import { basesOf, kindsOf, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
 import { parseThresholdSpec } from '../scoring/threshold.js';
 import type { PostProcessorState, ScoreStats } from '../postprocess/postprocessor.js';
 import type { Architecture } from '../models/autoencoder.js';
@@ -52,6 +52,8 @@ export interface ModelManifest extends PostProcessorState {
   density: LatentKDEState;
   /** The transformation classifier's settings, when the model has one. */
   transforms?: Record<string, unknown>;
+  /** The synthetic-anomaly segmenter's settings, when the model has one. */
+  segmenter?: Record<string, unknown>;
   /** The training summary (loss history, split, device...): informative, not needed to score. */
   training?: Record<string, unknown>;
 }
@@ -138,16 +140,17 @@ export function validateManifest(raw: unknown, where = 'manifest'): ModelManifes
   }
 
   if (m.densityInput !== undefined) oneOf('densityInput', m.densityInput, DENSITY_INPUTS);
-  const hasTransform = m.transforms !== undefined;
-  if (hasTransform) obj('transforms', m.transforms);
+  if (m.transforms !== undefined) obj('transforms', m.transforms);
+  if (m.segmenter !== undefined) obj('segmenter', m.segmenter);
+  const present = { transform: m.transforms, segment: m.segmenter };
   const stats = obj('scoreStats', m.scoreStats);
-  const bases = BASE_SCORES.filter((k) => k !== 'transform' || hasTransform);
+  const bases = basesOf(present);
   for (const k of bases) {
     const s = obj(`scoreStats.${k}`, stats[k]);
     for (const q of ['mean', 'std', 'q50', 'q95', 'q99'] as const) num(`scoreStats.${k}.${q}`, s[q]);
     if (!((s.std as number) > 0)) fail(`scoreStats.${k}.std`, 'a positive number', s.std);
   }
-  const kinds = SCORE_KINDS.filter((k) => k !== 'transform' || hasTransform);
+  const kinds = kindsOf(present);
   oneOf('score', m.score, kinds);
   if (!Array.isArray(m.combine) || m.combine.length === 0) fail('combine', `a non-empty list of ${bases.join(', ')}`, m.combine);
   (m.combine as unknown[]).forEach((k, i) => oneOf(`combine.${i}`, k, bases));

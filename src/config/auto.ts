@@ -75,6 +75,8 @@ export interface UserChoices {
   tiles?: boolean | Partial<TileSpec>;
   densityInput?: DensityInput;
   densityEstimator?: DensityEstimator;
+  /** true: train the synthetic-anomaly segmenter; false: never. */
+  segmenter?: boolean;
 }
 
 /** The tiles of a tiled model, and how many a training step draws. */
@@ -224,4 +226,22 @@ export function autoSettings(facts: ImageFacts, user: UserChoices = {}): AutoSet
   const densityEstimator = user.densityEstimator ?? defaultDensityEstimator(densityInput);
   if (user.densityEstimator === undefined && densityEstimator === 'knn') reasons.push(`density by the ${STATS_NEIGHBOURS} nearest training images, every scale weighing the same: the statistics have hundreds of dimensions`);
   return { size, batchSize, epochs, steps, loss, fusion, patchCheck: photo, densityInput, densityEstimator, reasons };
+}
+
+/**
+ * Whether the synthetic-anomaly segmenter (src/models/segmenter.ts) is trained and its score fused,
+ * decided after the pasted-patch check: for whole-image photographs whose reconstruction errors
+ * see pasted patches (`fused`, what the check kept, holds an error), since those are images whose
+ * anomalies are local: the cells (ssim 0.90, with the segmenter 0.95) and the plates. Not where
+ * the density alone ranks (the forests' other scenes differ as a whole, not in a blob), nor for
+ * digit-sized images or tiles, where the check does not run. Its score joins by the mean of the
+ * z-scores, not their maximum: both see the same defects, and the mean lets each confirm the other
+ * (cells 0.950 against 0.935, docs/BENCHMARKS.md, session 14).
+ */
+export function segmenterRule(settings: AutoSettings, user: UserChoices, fused: readonly string[]): { train: boolean; fusion: Fusion; reason?: string } {
+  const train = user.segmenter ?? (settings.patchCheck && fused.some((k) => k === 'mse' || k === 'ssim'));
+  if (!train) return { train, fusion: settings.fusion };
+  const fusion = user.fusion ?? 'mean';
+  const why = user.segmenter === undefined ? ': the errors see local changes, so the anomalies are local' : '';
+  return { train, fusion, reason: `synthetic-anomaly segmenter${user.fusion === undefined ? ', its score fused by the mean' : ''}${why}` };
 }

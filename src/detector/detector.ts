@@ -41,7 +41,9 @@ import { inspectImages, type Inspection, type InspectOptions } from '../scoring/
 import { resolveImages } from './input.js';
 import { fitDetector, trainingSplit, calibrate, withDensity, withoutRejected, reconKind, mapKindFor, scorerFor, type DetectorParts, type DetectorState, type TrainingInfo } from './fit.js';
 import { buildTransformNet, disposeTransform, resolveTransformOptions, scorerOf, trainTransformNet, type TransformParts } from './transforms.js';
-import type { DetectorInput, DetectorOptions, ImageScore, Prediction, ResolvedTransformOptions, ScoreOptions, TransformOptions } from './options.js';
+import { buildSegmenter, segmentScorerOf } from './segmenter.js';
+import type { SegmenterNet } from '../models/segmenter.js';
+import type { DetectorInput, DetectorOptions, ImageScore, Prediction, ResolvedSegmenterOptions, ResolvedTransformOptions, ScoreOptions, TransformOptions } from './options.js';
 
 export class Detector {
   private readonly model: ConvAutoencoder;
@@ -55,6 +57,8 @@ export class Detector {
   private readonly aae?: AdversarialAutoencoder;
   /** The transformation classifier, when trained (`transforms`). */
   private readonly transform?: TransformParts;
+  /** The synthetic-anomaly segmenter, when trained (`segmenter`). */
+  private readonly segmenter?: SegmenterNet;
 
   private constructor(p: DetectorParts) {
     this.model = p.model;
@@ -65,9 +69,15 @@ export class Detector {
     this.device = p.device;
     this.aae = p.aae;
     this.transform = p.transform;
+    this.segmenter = p.segmenter;
   }
 
-  /** The scores this detector computes: every kind but 'transform' unless it has the transformation classifier. */
+  /** The per-batch scorers of the networks beside the autoencoder, for scoreBatches. */
+  private extraScorers(transform = this.transform) {
+    return { transform: scorerOf(transform), segment: segmentScorerOf(this.segmenter) };
+  }
+
+  /** The scores this detector computes: 'transform' and 'segment' only with their networks. */
   get scoreKinds(): ScoreKind[] { return this.post.kinds; }
 
   /** 'ae' (plain autoencoder) or 'aae' (robust adversarial autoencoder). */
@@ -115,7 +125,7 @@ export class Detector {
     const warn = options.onWarning ?? (() => {});
     const transformOpts = resolveTransformOptions(transforms === true ? {} : transforms);
     const combine = options.combine ?? (this.post.combine.includes('transform') ? this.post.combine : [...this.post.combine, 'transform']);
-    checkCombine(combine, true);
+    checkCombine(combine, { transform: true, segment: this.segmenter });
     const source = await resolveImages(input, { normalClass: t.normalClass, strict: options.strict, onWarning: warn, validate: (item) => item.label !== 1 });
     const { train, val } = trainingSplit(source, input, { normalClass: t.normalClass, valFraction: t.valFraction, seed: t.seed, warn: () => {} });
     const validationItems = val === train ? 0 : val.length;
@@ -136,15 +146,15 @@ export class Detector {
       let trainScores: RawScores | undefined;
       if (t.threshold.method === 'contamination') {
         trainPlan = await planFor(train);
-        trainScores = await scoreBatches(copy.scorer, trainPlan, { transform: scorerOf(transform), signal: options.signal });
+        trainScores = await scoreBatches(copy.scorer, trainPlan, { ...copy.extraScorers(transform), signal: options.signal });
       }
-      const validation = await scoreBatches(copy.scorer, valPlan, { transform: scorerOf(transform), signal: options.signal });
+      const validation = await scoreBatches(copy.scorer, valPlan, { ...copy.extraScorers(transform), signal: options.signal });
       const post = calibrate({
         validation, kde: copy.kde, train: trainScores, combine, fusion: this.post.fusion, threshold: t.threshold,
         score: this.post.scoreKind, recon: this.post.recon,
       });
       const state: DetectorState = { ...copy.state, transforms: transformOpts };
-      return new Detector({ model: copy.model, kde: copy.kde, post, state, device: this.device, aae: copy.aae, transform });
+      return new Detector({ model: copy.model, kde: copy.kde, post, state, device: this.device, aae: copy.aae, transform, segmenter: copy.segmenter });
     } catch (e) {
       copy?.dispose();
       disposeTransform(transform);
@@ -239,7 +249,7 @@ export class Detector {
       strict: options.strict, onWarning: options.onWarning ?? (() => {}),
     });
     try {
-      const batches = scoreBatchStream(this.scorer, plan, { maps: options.maps || undefined, onBatch: options.onProgress, transform: scorerOf(this.transform), signal: options.signal });
+      const batches = scoreBatchStream(this.scorer, plan, { maps: options.maps || undefined, onBatch: options.onProgress, ...this.extraScorers(), signal: options.signal });
       for await (const b of batches) {
         const s = this.post.scores(withDensity(b, this.kde));
         const results = b.indices.map((idx, i): ImageScore => {
@@ -307,6 +317,7 @@ export class Detector {
     for (const [k, t] of kdeState.tensors) tensors.set(k, t);
     if (this.aae) for (const [k, t] of this.aae.disc.stateDict()) tensors.set(`disc.${k}`, t);
     if (this.transform) for (const [k, t] of this.transform.net.stateDict()) tensors.set(`transform.${k}`, t);
+    if (this.segmenter) for (const [k, t] of this.segmenter.stateDict()) tensors.set(`segmenter.${k}`, t);
     const manifest = {
       vigilVersion: VERSION,
       model: this.aae ? 'aae' : 'autoencoder',
@@ -319,6 +330,7 @@ export class Detector {
       ...this.post.toState(),
       density: kdeState.json,
       ...(this.state.transforms ? { transforms: this.state.transforms } : {}),
+      ...(this.state.segmenter ? { segmenter: this.state.segmenter } : {}),
       training: this.state.training,
     };
     return { manifest, tensors, release: () => { for (const t of kdeState.tensors.values()) t.dispose(); } };
@@ -332,6 +344,7 @@ export class Detector {
     const aae = m.model === 'aae' ? AdversarialAutoencoder.fromJSON(architecture, m.aae as AaeJSON).to(device) : undefined;
     const model = aae ? aae.ae : new ConvAutoencoder(architecture).to(device);
     let transform: TransformParts | undefined;
+    let segmenter: SegmenterNet | undefined;
     try {
       if (aae) {
         aae.loadStateDict(new Map([...tensors].filter(([k]) => k.startsWith('model.') || k.startsWith('disc.'))), weights);
@@ -344,6 +357,11 @@ export class Detector {
         transform.net.loadStateDict(tensorsUnder('transform', tensors), weights);
         transform.net.eval();
       }
+      if (m.segmenter !== undefined) {
+        segmenter = buildSegmenter(m.segmenter as ResolvedSegmenterOptions, m.preprocessing.channels, device);
+        segmenter.loadStateDict(tensorsUnder('segmenter', tensors), weights);
+        segmenter.eval();
+      }
       const post = new PostProcessor({ score: m.score, combine: m.combine, ...(m.fusion !== undefined ? { fusion: m.fusion } : {}), thresholds: m.thresholds, scoreStats: m.scoreStats }, reconKind(m.loss));
       const kde = LatentKDE.fromState(m.density, tensors, device);
       const state: DetectorState = {
@@ -351,10 +369,12 @@ export class Detector {
         ...(m.tiles !== undefined ? { tiles: m.tiles } : {}),
         ...(m.densityInput !== undefined ? { densityInput: m.densityInput } : {}),
         ...(m.transforms !== undefined ? { transforms: m.transforms as ResolvedTransformOptions } : {}),
+        ...(m.segmenter !== undefined ? { segmenter: m.segmenter as ResolvedSegmenterOptions } : {}),
       };
-      return new Detector({ model, kde, post, state, device, aae, transform });
+      return new Detector({ model, kde, post, state, device, aae, transform, segmenter });
     } catch (e) {
       disposeTransform(transform);
+      segmenter?.dispose();
       if (aae) aae.dispose(); else model.dispose();
       throw e;
     }
@@ -370,6 +390,7 @@ export class Detector {
   dispose(): void {
     if (this.aae) this.aae.dispose(); else this.model.dispose();
     disposeTransform(this.transform);
+    this.segmenter?.dispose();
     this.kde.dispose();
   }
 }

@@ -24,14 +24,16 @@ import { LatentKDE } from '../scoring/kde.js';
 import { prependImageStatistics } from '../scoring/image-stats.js';
 import { checkCombine, defaultCombine, type BaseRecord, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
 import { PostProcessor, checkFusion, type Fusion, type ThresholdOption } from '../postprocess/postprocessor.js';
-import { autoSettings, needsLostDetail, AUTO_MAX_SIDE, type ImageFacts, type UserChoices } from '../config/auto.js';
+import { autoSettings, needsLostDetail, segmenterRule, AUTO_MAX_SIDE, type ImageFacts, type UserChoices } from '../config/auto.js';
 import { sourceLostDetail } from '../data/detail.js';
 import { pastedPatchCheck, keepPatchSeeing, patchCheckReason, PATCH_IMAGES } from '../scoring/patch-check.js';
 import { reportFacts, type ReportFacts } from '../scoring/report-facts.js';
 import { sketchIds, type IdSketch } from '../data/fingerprint.js';
 import { resolveImages, probeSource } from './input.js';
 import { disposeTransform, resolveTransformOptions, scorerOf, trainTransformNet, type TransformParts } from './transforms.js';
-import type { DetectorInput, DetectorOptions, RejectedSummary, ResolvedTransformOptions } from './options.js';
+import { resolveSegmenterOptions, segmentScorerOf, trainSegmenter } from './segmenter.js';
+import type { SegmenterNet } from '../models/segmenter.js';
+import type { DetectorInput, DetectorOptions, RejectedSummary, ResolvedSegmenterOptions, ResolvedTransformOptions } from './options.js';
 
 /** What fit recorded about the training run (saved in the manifest as `training`). */
 export type TrainingInfo = TrainingSummary & {
@@ -54,6 +56,8 @@ export interface DetectorState {
   /** What the latent density reads (absent: the bottleneck code). */
   densityInput?: DensityInput;
   transforms?: ResolvedTransformOptions;
+  /** The synthetic-anomaly segmenter's settings, when it was trained. */
+  segmenter?: ResolvedSegmenterOptions;
   training?: TrainingInfo;
 }
 
@@ -81,6 +85,7 @@ export interface DetectorParts {
   /** The adversarial autoencoder when the model is 'aae' (it owns `model`). */
   aae?: AdversarialAutoencoder;
   transform?: TransformParts;
+  segmenter?: SegmenterNet;
 }
 
 /**
@@ -109,7 +114,9 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   const transformOpts = o.transforms ? resolveTransformOptions(o.transforms === true ? {} : o.transforms) : undefined;
   // tiles need the plain autoencoder: the robust AAE and the classifier see whole images
   if (o.tiles && (o.model === 'aae' || transformOpts)) throw new Error(`tiles work with the plain autoencoder only, not with ${o.model === 'aae' ? "model 'aae'" : 'transforms'}`);
-  if (o.combine !== undefined) checkCombine(o.combine, !!transformOpts);
+  // the segmenter's settings are checked before any data is read, even when the rules may leave it out
+  const segmenterOpts = resolveSegmenterOptions(typeof o.segmenter === 'object' ? o.segmenter : {});
+  if (o.combine !== undefined) checkCombine(o.combine, { transform: transformOpts, segment: o.segmenter || undefined });
   if (o.fusion !== undefined) checkFusion(o.fusion); // before any data is read
   if (o.densityInput !== undefined && !DENSITY_INPUTS.includes(o.densityInput)) throw new Error(`unknown densityInput '${o.densityInput as string}' (use ${DENSITY_INPUTS.join(' or ')})`);
   if (o.densityEstimator !== undefined && !DENSITY_ESTIMATORS.includes(o.densityEstimator)) throw new Error(`unknown densityEstimator '${o.densityEstimator as string}' (use ${DENSITY_ESTIMATORS.join(' or ')})`);
@@ -130,6 +137,8 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   const user: UserChoices = {
     size: o.size, batchSize: o.batchSize, epochs: o.epochs, loss: o.loss, fusion: o.fusion, tiles: o.tiles ?? (o.model === 'aae' || transformOpts ? false : undefined),
     densityInput: o.densityInput ?? (o.model === 'aae' ? 'code' : undefined), densityEstimator: o.densityEstimator,
+    // a fusion the caller chose keeps the segmenter out unless asked for; the robust AAE's images may hold anomalies it would learn as normal
+    segmenter: o.segmenter !== undefined ? o.segmenter !== false : (o.combine !== undefined || o.model === 'aae' ? false : undefined),
   };
   const facts: ImageFacts = { height: native?.height, width: native?.width, count: train.length, fixedSize: !!source.nativeSize };
   if (needsLostDetail(facts, user)) facts.lostDetail = await sourceLostDetail(source, train, { height: facts.height!, width: facts.width! }, AUTO_MAX_SIDE);
@@ -151,7 +160,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   const epochs = auto.epochs;
   const lr = o.lr ?? 1e-3;
   const loss: LossName = auto.loss;
-  const fusion: Fusion = auto.fusion;
+  let fusion: Fusion = auto.fusion;
   const score: ScoreKind = o.score ?? 'combined';
   const threshold: ThresholdOption = o.threshold ?? { method: 'quantile', q: 0.95 };
   // End of the defaults.
@@ -161,7 +170,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
     planBatches({ source, indices: idx, preprocessing, batchSize, device, seed, augment, strict: o.strict, onWarning: warn, cache: !!tiles });
   let trainPlan: BatchPlan | undefined, valPlan: BatchPlan | undefined;
   let aae: AdversarialAutoencoder | undefined, model: ConvAutoencoder | undefined;
-  let transform: TransformParts | undefined, kde: LatentKDE | undefined;
+  let transform: TransformParts | undefined, kde: LatentKDE | undefined, segmenter: SegmenterNet | undefined;
   try {
     trainPlan = await planFor(train, o.augment);
     valPlan = await planFor(val);
@@ -198,18 +207,6 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
       ? await trainTransformNet(transformOpts, { source, train: withoutRejected(train, source, rejectedSummary?.ids), preprocessing, device, seed, strict: o.strict, warn, progress: o.progress, signal })
       : undefined;
 
-    // Density of the training codes (for the robust AAE: of the images it kept), then every
-    // score's statistics and threshold on validation images.
-    const byContamination = threshold.method === 'contamination';
-    // the training images' errors (and the classifier's score, a forward per transformation)
-    // matter to a contamination threshold only; else the density's inputs come from the encoder alone
-    const trainScores = byContamination ? await scoreBatches(scorer, trainPlan, { transform: scorerOf(transform), signal }) : undefined;
-    const trainCodes = trainScores ?? await encodeBatches(scorer, trainPlan, { signal });
-    kde = new LatentKDE({
-      bandwidth: o.bandwidth ?? 'scott', device, seed, estimator: auto.densityEstimator,
-      ...(auto.densityEstimator === 'knn' ? { k: STATS_NEIGHBOURS, groups: densityInputGroups(auto.densityInput, architecture) } : {}),
-    });
-    kde.fit(rejected.length ? keptCodes(trainCodes, new Set(rejected)) : trainCodes.codes, trainCodes.latent);
     // a whole-image photograph's reconstruction errors join the default fusion only if they see
     // pasted patches (src/scoring/patch-check.ts; auto.patchCheck says when)
     let fused = combine;
@@ -223,14 +220,40 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
         checkPlan.dispose();
       }
     }
+    // the synthetic-anomaly segmenter, when the rules or the caller want it (src/config/auto.ts)
+    const seg = segmenterRule(auto, user, fused);
+    if (seg.train) {
+      segmenter = await trainSegmenter(segmenterOpts, {
+        source, train: withoutRejected(train, source, rejectedSummary?.ids), preprocessing, device, seed, strict: o.strict, warn, progress: o.progress, signal,
+      });
+      if (o.combine === undefined) fused = [...fused, 'segment'];
+      if (seg.fusion !== fusion) auto.reasons.splice(0, auto.reasons.length, ...auto.reasons.filter((r) => !r.startsWith('fusion '))); // the line the segmenter's replaces
+      fusion = seg.fusion;
+      if (seg.reason) auto.reasons.push(seg.reason);
+    }
+    const extra = { transform: scorerOf(transform), segment: segmenter && segmentScorerOf(segmenter) };
+
+    // Density of the training codes (for the robust AAE: of the images it kept), then every
+    // score's statistics and threshold on validation images.
+    const byContamination = threshold.method === 'contamination';
+    // the training images' errors (and the classifier's score, a forward per transformation)
+    // matter to a contamination threshold only; else the density's inputs come from the encoder alone
+    const trainScores = byContamination ? await scoreBatches(scorer, trainPlan, { ...extra, signal }) : undefined;
+    const trainCodes = trainScores ?? await encodeBatches(scorer, trainPlan, { signal });
+    kde = new LatentKDE({
+      bandwidth: o.bandwidth ?? 'scott', device, seed, estimator: auto.densityEstimator,
+      ...(auto.densityEstimator === 'knn' ? { k: STATS_NEIGHBOURS, groups: densityInputGroups(auto.densityInput, architecture) } : {}),
+    });
+    kde.fit(rejected.length ? keptCodes(trainCodes, new Set(rejected)) : trainCodes.codes, trainCodes.latent);
     // one pass over the validation images for the thresholds and the report's error colour scale
-    const validation = await scoreBatches(scorer, valPlan, { transform: scorerOf(transform), maps: 'mse', signal });
+    const validation = await scoreBatches(scorer, valPlan, { ...extra, maps: 'mse', signal });
     const post = calibrate({ validation, kde, train: trainScores, combine: fused, fusion, threshold, score, recon: reconKind(loss) });
     const facts = reportFacts(validation.maps ?? [], input); // src/scoring/report-facts.ts
     const state: DetectorState = {
       preprocessing, loss, architecture, ...(tiles ? { tiles } : {}),
       ...(auto.densityInput !== 'code' ? { densityInput: auto.densityInput } : {}),
       ...(transformOpts ? { transforms: transformOpts } : {}),
+      ...(segmenter ? { segmenter: segmenterOpts } : {}),
       training: {
         ...summary, items: trainPlan.usableCount, validationItems: val === train ? 0 : valPlan.usableCount, device, engine: `libtorch ${engineInfo().torch}`,
         batchSize, settings: auto.reasons,
@@ -239,9 +262,10 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
         trainingIds: sketchIds(train.map((i) => source.items[i].id)),
       },
     };
-    return { model, kde, post, state, device, aae, transform };
+    return { model, kde, post, state, device, aae, transform, segmenter };
   } catch (e) {
     disposeTransform(transform);
+    segmenter?.dispose();
     kde?.dispose();
     if (aae) aae.dispose(); else model?.dispose();
     throw e;
@@ -252,8 +276,8 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
 }
 
 /** The base scores of scored images: reconstruction errors, the density of their codes, the classifier's when there is one. */
-export function withDensity(raw: Pick<RawScores, 'mse' | 'ssim' | 'codes' | 'transform'>, kde: LatentKDE): BaseRecord<Float32Array> {
-  return { mse: raw.mse, ssim: raw.ssim, density: kde.score(raw.codes), ...(raw.transform ? { transform: raw.transform } : {}) };
+export function withDensity(raw: Pick<RawScores, 'mse' | 'ssim' | 'codes' | 'transform' | 'segment'>, kde: LatentKDE): BaseRecord<Float32Array> {
+  return { mse: raw.mse, ssim: raw.ssim, density: kde.score(raw.codes), ...(raw.transform ? { transform: raw.transform } : {}), ...(raw.segment ? { segment: raw.segment } : {}) };
 }
 
 /** The codes of the training images that were not rejected. */

@@ -49,6 +49,27 @@ export interface TransformOptions extends TransformSetOptions {
 
 export type ResolvedTransformOptions = Required<TransformSetOptions> & { filters: number[]; epochs: number; batchSize: number; lr: number };
 
+/**
+ * The synthetic-anomaly segmenter (src/models/segmenter.ts; after DRAEM): a small U-Net trained
+ * after the autoencoder to outline blobs of other training images blended into normal ones; its
+ * 'segment' score, the peak of its map, joins the fusion. Default: on for whole-image photographs
+ * whose 1 − SSIM sees pasted patches (cells, plates; src/config/auto.ts), off otherwise.
+ */
+export interface SegmenterOptions {
+  /** Filters of the U-Net's first stage (2x and 4x below). Default 16. */
+  base?: number;
+  /** Optimizer steps. Default 1000. */
+  steps?: number;
+  /** Images per step. Default 32, at most a quarter of the images. */
+  batchSize?: number;
+  /** Images larger than this learn from square crops of this side, `batchSize` of them a step. Default 64. */
+  crop?: number;
+  /** Default 1e-3 (Adam, cosine decay). */
+  lr?: number;
+}
+
+export type ResolvedSegmenterOptions = Required<SegmenterOptions>;
+
 export interface DetectorOptions {
   /**
    * Model input size in pixels (square) or [height, width]. Default: the images' own size for IDX
@@ -107,6 +128,8 @@ export interface DetectorOptions {
   tiles?: boolean | Partial<TileSpec>;
   /** Also train the transformation classifier and fuse its score (see TransformOptions). Default off. */
   transforms?: boolean | TransformOptions;
+  /** Train the synthetic-anomaly segmenter and fuse its score (see SegmenterOptions); `false` refuses it. Default: by the images. */
+  segmenter?: boolean | SegmenterOptions;
   /** How the threshold is chosen. Default 95% quantile of normal validation scores. */
   threshold?: ThresholdOption;
   /**

@@ -265,6 +265,9 @@ export function upsampleNearest2d(x: Tensor, size: [number, number]): Tensor {
 export function upsampleBilinear2d(x: Tensor, size: [number, number], alignCorners = false): Tensor {
   return t1('upsample_bilinear2d', '', [x, size, alignCorners, null, null]);
 }
+export function upsampleBicubic2d(x: Tensor, size: [number, number], alignCorners = false): Tensor {
+  return t1('upsample_bicubic2d', '', [x, size, alignCorners, null, null]);
+}
 /** Batch normalisation; in training it updates runningMean/runningVar in place. */
 export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null,
   training: boolean, momentum = 0.1, eps = 1e-5): Tensor {

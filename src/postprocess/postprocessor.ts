@@ -25,7 +25,7 @@
  * `scoreStats` (see src/bundle/manifest.ts).
  */
 import { fitThreshold, quantile, type ThresholdSpec, type NumArray } from '../scoring/threshold.js';
-import { BASE_SCORES, checkCombine, perBase, type BaseRecord, type BaseScore, type ScoreKind, type ScoreRecord, SCORE_KINDS } from './kinds.js';
+import { BASE_SCORES, checkCombine, kindsOf, missingKind, perBase, type BaseRecord, type BaseScore, type ScoreKind, type ScoreRecord } from './kinds.js';
 
 /** How thresholds are fitted: a quantile of normal validation scores, a contamination rate of the training scores, or a value. */
 export type ThresholdOption =
@@ -143,7 +143,7 @@ export class PostProcessor {
    */
   constructor(state: PostProcessorState, readonly recon: 'mse' | 'ssim' = 'mse') {
     this.state = structuredClone(state);
-    checkCombine(this.state.combine, this.state.scoreStats.transform !== undefined);
+    checkCombine(this.state.combine, this.state.scoreStats);
     if (this.state.fusion !== undefined) checkFusion(this.state.fusion);
   }
 
@@ -156,7 +156,7 @@ export class PostProcessor {
     validation: BaseRecord<NumArray>; training?: BaseRecord<NumArray>;
     combine: BaseScore[]; fusion?: Fusion; threshold: ThresholdOption; score: ScoreKind; recon?: 'mse' | 'ssim';
   }): PostProcessor {
-    checkCombine(o.combine, o.validation.transform !== undefined);
+    checkCombine(o.combine, o.validation);
     const fusion = o.fusion ?? 'mean';
     checkFusion(fusion);
     const st = perBase(o.validation, (k) => scoreStats(o.validation[k]!));
@@ -188,17 +188,14 @@ export class PostProcessor {
   /** The threshold of each kind (live: do not modify; use withThreshold). */
   get thresholds(): ScoreRecord<ThresholdSpec> { return this.state.thresholds; }
   get stats(): BaseRecord<ScoreStats> { return this.state.scoreStats; }
-  /** The score kinds this post-processor knows: every one but 'transform' unless the classifier's statistics are there. */
-  get kinds(): ScoreKind[] { return SCORE_KINDS.filter((k) => k !== 'transform' || this.state.scoreStats.transform !== undefined); }
+  /** The score kinds this post-processor knows: the optional ones ('transform', 'segment') only when their statistics are there. */
+  get kinds(): ScoreKind[] { return kindsOf(this.state.scoreStats); }
 
   /** The score a request ranks by: the model's own, or one named ('recon' = the training loss's error). */
   resolveKind(requested?: ScoreKind | 'recon'): ScoreKind {
     if (requested === undefined) return this.state.score;
     if (requested === 'recon') return this.recon;
-    if (!this.kinds.includes(requested)) {
-      if (requested === 'transform') throw new Error("score 'transform' needs the transformation classifier: train with transforms (vigil train --transforms)");
-      throw new Error(`unknown score '${requested as string}' (use recon, ${this.kinds.join(', ')})`);
-    }
+    if (!this.kinds.includes(requested)) throw missingKind(requested, this.kinds);
     return requested;
   }
 

@@ -353,6 +353,7 @@ export async function reportData(det: Detector, o: ReportOptions = {}): Promise<
         ...(man?.loss ? [['loss', String(man.loss)] as [string, string]] : []),
         ...(man?.aae ? [['aae', compact(man.aae)] as [string, string]] : []),
         ...(man?.transforms ? [['transformation classifier', `${man.transforms.epochs} epochs, filters ${(man.transforms.filters ?? []).join(', ')}`] as [string, string]] : []),
+        ...(man?.segmenter ? [['synthetic-anomaly segmenter', `U-Net, base ${man.segmenter.base} filters, ${man.segmenter.steps} steps, crops of ${man.segmenter.crop} px`] as [string, string]] : []),
       ],
       settings: [
         ['ranking score', kind],

@@ -72,6 +72,8 @@ export interface RawScores {
   masks?: (Float32Array | undefined)[];
   /** The transformation classifier's score, when one was given (`opts.transform`). */
   transform?: Float32Array;
+  /** The synthetic-anomaly segmenter's score, when one was given (`opts.segment`). */
+  segment?: Float32Array;
 }
 
 export interface BatchScores { mse: Float32Array; ssim: Float32Array; codes: Float32Array; maps?: Float32Array; recon?: Float32Array }
@@ -116,6 +118,8 @@ export interface ScoreBatchOptions {
   maps?: MapKind; recon?: boolean; onBatch?: (done: number, total: number) => void;
   /** A second scorer run on the same batches (one pass over the data): the transformation classifier's. */
   transform?: (x: Tensor) => Float32Array;
+  /** A third one: the synthetic-anomaly segmenter's. */
+  segment?: (x: Tensor) => Float32Array;
   /** Checked between batches: an aborted signal ends the pass with its reason (an AbortError). */
   signal?: AbortSignalLike;
 }
@@ -137,6 +141,7 @@ export async function* scoreBatchStream(model: Reconstructor, plan: BatchPlan, o
       const [, c, h, w] = b.x.shape;
       out = { indices: b.indices, mse: s.mse, ssim: s.ssim, codes: s.codes, latent: s.codes.length / n };
       if (opts.transform) out.transform = opts.transform(b.x);
+      if (opts.segment) out.segment = opts.segment(b.x);
       if (s.maps) out.maps = Array.from({ length: n }, (_, i) => s.maps!.slice(i * h * w, (i + 1) * h * w));
       if (b.masks) out.masks = Array.from({ length: n }, (_, i) => b.masks!.slice(i * h * w, (i + 1) * h * w));
       if (s.recon) out.recons = Array.from({ length: n }, (_, i) => s.recon!.slice(i * c * h * w, (i + 1) * c * h * w));
@@ -187,7 +192,7 @@ function joined(parts: Float32Array[]): Float32Array {
 
 /** Every batch of `scoreBatchStream`, collected. */
 export async function scoreBatches(model: Reconstructor, plan: BatchPlan, opts: ScoreBatchOptions = {}): Promise<RawScores> {
-  const mse: number[] = [], ssim: number[] = [], indices: number[] = [], transform: number[] = [];
+  const mse: number[] = [], ssim: number[] = [], indices: number[] = [], transform: number[] = [], segment: number[] = [];
   const codeParts: Float32Array[] = [];
   const maps: Float32Array[] = [];
   const recons: Float32Array[] = [];
@@ -201,6 +206,7 @@ export async function scoreBatches(model: Reconstructor, plan: BatchPlan, opts: 
     indices.push(...s.indices);
     codeParts.push(s.codes);
     if (s.transform) transform.push(...s.transform);
+    if (s.segment) segment.push(...s.segment);
     if (s.maps) maps.push(...s.maps);
     masks.push(...(s.masks ?? s.indices.map(() => undefined)));
     anyMask ||= !!s.masks;
@@ -211,5 +217,6 @@ export async function scoreBatches(model: Reconstructor, plan: BatchPlan, opts: 
     indices, mse: Float32Array.from(mse), ssim: Float32Array.from(ssim), codes, latent,
     maps: opts.maps ? maps : undefined, recons: opts.recon ? recons : undefined, masks: anyMask ? masks : undefined,
     transform: opts.transform ? Float32Array.from(transform) : undefined,
+    segment: opts.segment ? Float32Array.from(segment) : undefined,
   };
 }

@@ -130,6 +130,33 @@ test('train --transforms adds the transform score to score (CSV column), evaluat
   rmSync(root, { recursive: true, force: true });
 });
 
+test('train --segmenter-steps trains the synthetic-anomaly segmenter: its segment column in score, its line in evaluate; --no-segmenter keeps it out', async () => {
+  const root = tempDir();
+  const data = join(root, 'data');
+  await writeClassFolders(data, 40, 10);
+  const model = join(root, 'model');
+  const fast = TINY.map((a) => (a === '15' ? '1' : a));
+  const train = vigil('train', data, '--normal-class', 'normal', '--out', model, ...fast, '--segmenter-steps', '5');
+  assert.equal(train.status, 0, train.stderr);
+  const manifest = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
+  assert.deepEqual(manifest.combine, ['ssim', 'density', 'segment']);
+  assert.equal(manifest.fusion, 'mean');
+  assert.equal(manifest.segmenter.steps, 5);
+  const csv = vigil('score', model, join(data, 'odd'), '--format', 'csv', '--score', 'segment');
+  assert.equal(csv.status, 0, csv.stderr);
+  const lines = csv.stdout.trim().split('\n');
+  assert.equal(lines[0], 'id,score,isAnomaly,mse,ssim,density,segment,combined,label,className');
+  const first = lines[1]!.split(',');
+  assert.equal(first[1], first[6], 'the ranking score is the segment column');
+  const ev = vigil('evaluate', model, data, '--normal-class', 'normal');
+  assert.equal(ev.status, 0, ev.stderr);
+  assert.match(ev.stdout, /^segment\s+\d\.\d{4}/m);
+  const off = vigil('train', data, '--normal-class', 'normal', '--out', join(root, 'off'), ...fast, '--no-segmenter');
+  assert.equal(off.status, 0, off.stderr);
+  assert.equal(JSON.parse(readFileSync(join(root, 'off', 'manifest.json'), 'utf8')).segmenter, undefined);
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('train --from adds the classifier to a trained model, whose autoencoder scores stay the same', async () => {
   const root = tempDir();
   const data = join(root, 'data');

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { autoSettings, autoSide, autoBatchSize, autoEpochs, AUTO_MAX_SIDE, AUTO_MIN_STEPS } from '../../src/config/auto.js';
+import { autoSettings, autoSide, autoBatchSize, autoEpochs, segmenterRule, AUTO_MAX_SIDE, AUTO_MIN_STEPS } from '../../src/config/auto.js';
 
 describe('autoSettings: defaults from the images', () => {
   it('keeps the native size of fixed-size data (IDX) and the 30-epoch training of small images', () => {
@@ -55,5 +55,28 @@ describe('autoSettings: defaults from the images', () => {
     assert.equal(s.loss, 'ssim');
     assert.equal(s.fusion, 'mean');
     assert.deepEqual(s.reasons, []);
+  });
+});
+
+describe('segmenterRule: the synthetic-anomaly segmenter by the pasted-patch check', () => {
+  const photo = autoSettings({ height: 50, width: 50, count: 2000 });
+  const digits = autoSettings({ height: 28, width: 28, count: 5400, fixedSize: true });
+  it('joins photographs whose errors see pasted patches, fused by the mean, and says why', () => {
+    const r = segmenterRule(photo, {}, ['ssim']);
+    assert.equal(r.train, true);
+    assert.equal(r.fusion, 'mean');
+    assert.match(r.reason!, /segmenter.*fused by the mean.*local/);
+  });
+  it('stays out where the density alone ranks (scenes) and where no check runs (digits, tiles)', () => {
+    assert.equal(segmenterRule(photo, {}, ['density']).train, false);
+    assert.equal(segmenterRule(photo, {}, ['density']).fusion, photo.fusion);
+    assert.equal(segmenterRule(digits, {}, ['ssim', 'density']).train, false);
+    const tiled = autoSettings({ height: 640, width: 640, count: 300 }, { tiles: true });
+    assert.equal(segmenterRule(tiled, {}, ['ssim']).train, false);
+  });
+  it("follows the caller's choice, and a fusion the caller gave", () => {
+    assert.equal(segmenterRule(photo, { segmenter: false }, ['ssim']).train, false);
+    assert.equal(segmenterRule(digits, { segmenter: true }, ['ssim', 'density']).train, true);
+    assert.equal(segmenterRule(photo, { fusion: 'max' }, ['ssim']).fusion, 'max');
   });
 });

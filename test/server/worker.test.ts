@@ -12,7 +12,7 @@ test('a forward pass runs in the model worker: the event loop keeps ticking thro
   // a model heavy enough that one batch is long (128 px, wide filters), trained for one epoch only
   const root = tempDir('vigil-heavy-');
   const det = await Detector.fit(await writeNormals(join(root, 'normal'), 8), {
-    size: 128, channels: 1, epochs: 1, batchSize: 8, architecture: { filters: [32, 64, 128], latent: 32 }, device: 'cpu', seed: 1,
+    size: 128, channels: 1, epochs: 1, batchSize: 8, architecture: { filters: [32, 64, 128], latent: 32 }, device: 'cpu', seed: 1, segmenter: false,
   });
   det.save(join(root, 'm'));
   det.dispose();

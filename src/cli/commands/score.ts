@@ -86,7 +86,8 @@ const command: Command = {
       const cols = ['id', 'score', 'isAnomaly', ...det.scoreKinds, 'label', 'className'];
       const row = (r: ImageScore) => ({
         id: r.id, score: r.score, isAnomaly: r.isAnomaly, mse: r.scores.mse, ssim: r.scores.ssim, density: r.scores.density,
-        ...(r.scores.transform !== undefined ? { transform: r.scores.transform } : {}), combined: r.scores.combined,
+        ...(r.scores.transform !== undefined ? { transform: r.scores.transform } : {}),
+        ...(r.scores.segment !== undefined ? { segment: r.scores.segment } : {}), combined: r.scores.combined,
         ...(r.label !== undefined ? { label: r.label } : {}), ...(r.className !== undefined ? { className: r.className } : {}),
       });
       const format = a.format as 'json' | 'jsonl' | 'csv';

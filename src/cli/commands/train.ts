@@ -54,8 +54,11 @@ const command: Command = {
       'density-input': { type: 'string', help: "What the latent density reads: the bottleneck code, the channel statistics of the encoder's blocks, or those after the image's own colour, gradient and edge-direction statistics (default: image+stats for whole-image photographs of 48 px on, else code)", choices: ['code', 'stats', 'image+stats'] },
       'density-estimator': { type: 'string', help: 'How the latent density is estimated: gaussian kernels (a KDE) or the 5 nearest training images (default: knn when the density reads the statistics, else gaussian)', choices: ['gaussian', 'knn'] },
       fusion: { type: 'string', help: 'How the combined score fuses the z-scores of its scores: their mean or the largest (default: the largest from 48 px on, as for photographs, else the mean; see docs/BENCHMARKS.md)', choices: ['mean', 'max'] },
-      combine: { type: 'list', help: 'Scores fused by the combined score (default ssim,density, plus transform with --transforms)', value: 'list', choices: BASE_SCORES as string[] },
+      combine: { type: 'list', help: 'Scores fused by the combined score (default ssim,density, plus transform with --transforms; the pasted-patch check keeps those that see local changes and adds segment)', value: 'list', choices: BASE_SCORES as string[] },
       transforms: { type: 'boolean', help: 'Also train a classifier of flips, shifts and quarter turns and fuse its score: better for objects with an up and a left, not for rotation-invariant images; about 70 passes per image (GPU advised)' },
+      segmenter: { type: 'boolean', help: 'Train a small U-Net to outline blobs of other training images blended into normal ones, and fuse its score: finds small local defects (spots, stains) (default: when the reconstruction errors see pasted patches, as for cells and metal plates)' },
+      'no-segmenter': { type: 'boolean', help: 'Never train the synthetic-anomaly segmenter, even where the defaults would' },
+      'segmenter-steps': { type: 'integer', help: 'Optimizer steps of the segmenter (default 1000)', value: 'n', min: 1 },
       'transform-epochs': { type: 'integer', help: 'Epochs of the transformation classifier (default 3)', value: 'n', min: 1 },
       from: { type: 'string', help: 'With --transforms: add the classifier to this trained model (give the images it was trained on) instead of training a new autoencoder; its other settings are kept', value: 'model' },
       threshold: { type: 'string', help: 'quantile:Q (of normal validation scores), contamination:C, or fixed:V', default: 'quantile:0.95', value: 'spec', validate: (s) => { parseThresholdOption(s); } },
@@ -152,6 +155,7 @@ const command: Command = {
       score: a.score as 'combined',
       ...(a.combine ? { combine: a.combine as BaseScore[] } : {}),
       ...(transforms ? { transforms } : {}),
+      ...segmenterChoice(a),
       threshold: parseThresholdOption(a.threshold as string),
       seed: a.seed as number,
       device: a.device as string,
@@ -209,6 +213,12 @@ async function addTransforms(a: Parsed, transforms: true | { epochs: number }, o
 export default command;
 
 /** --tiles and its settings: a tile setting asks for tiles too. */
+function segmenterChoice(a: Parsed): { segmenter?: boolean | { steps: number } } {
+  if (a.segmenter === false) return { segmenter: false };
+  if (a['segmenter-steps'] !== undefined) return { segmenter: { steps: a['segmenter-steps'] as number } };
+  return a.segmenter ? { segmenter: true } : {};
+}
+
 function tileChoice(a: Parsed): { tiles?: true | { size?: number; stride?: number } } {
   const spec = {
     ...(a['tile-size'] !== undefined ? { size: a['tile-size'] as number } : {}),

@@ -18,7 +18,7 @@ export const ImageResultSchema = Type.Object({
   score: Type.Number({ description: "The model's ranking score; higher is more anomalous" }),
   isAnomaly: Type.Boolean({ description: 'score > threshold' }),
   threshold: Type.Number(),
-  scores: Type.Record(Type.String(), Type.Number(), { description: 'Every score: mse, ssim (1 - SSIM), density, combined, and transform when the model has it' }),
+  scores: Type.Record(Type.String(), Type.Number(), { description: 'Every score: mse, ssim (1 - SSIM), density, combined, transform and segment when the model has them' }),
   flags: Type.Record(Type.String(), Type.Boolean(), { description: 'Which base scores exceed their own thresholds' }),
   modelVersion: Type.Integer({ description: 'Increases with each reload of the model' }),
   overlay: Type.Optional(Type.String({ description: 'With ?map=overlay: PNG of the error map over the image, base64' })),
