@@ -1,0 +1,79 @@
+/**
+ * bench/segmenter: what the synthetic-anomaly segmenter (src/models/segmenter.ts) adds to a
+ * training: its step beside the autoencoder's default step on the same images, in the same run,
+ * for the sizes that get it (50-px gray cells; 64-px RGB crops of larger photographs, with the
+ * autoencoder at its own 256 px for the plates' step).
+ *
+ *   node dist/bench/segmenter.js [--device cpu|cuda] [--steps 20]
+ *
+ * Each step is forward, loss, backward and Adam on random images; 3 steps of warm-up, then `steps`.
+ */
+import { ops, tidy, Adam, manualSeed, synchronize, getNumThreads, retainFreedMemory, resolveDevice } from '../src/engine/index.js';
+import { ConvAutoencoder, defaultArchitecture } from '../src/models/autoencoder.js';
+import { SegmenterNet, synthesizeAnomalies, focalLoss } from '../src/models/segmenter.js';
+import { perImageLoss } from '../src/train/losses.js';
+import { createRng } from '../src/data/random.js';
+import { arg } from './args.js';
+
+const device = resolveDevice(arg('device', 'cpu')!);
+const steps = Number(arg('steps', '20'));
+retainFreedMemory(); // as the fit does
+manualSeed(0);
+
+function msPerStep(step: () => void): number {
+  for (let i = 0; i < 3; i++) step();
+  synchronize();
+  const t = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  synchronize();
+  return (performance.now() - t) / steps;
+}
+
+function segmenterStep(channels: number, side: number): number {
+  const net = new SegmenterNet({ channels, base: 16 }).to(device);
+  const opt = new Adam(net.parameters(), { lr: 1e-3 });
+  const x = ops.rand([32, channels, side, side], { device });
+  const rng = createRng(1);
+  net.train();
+  try {
+    return msPerStep(() => tidy(() => {
+      const { x: xa, mask } = synthesizeAnomalies(x, rng);
+      opt.zeroGrad();
+      focalLoss(net.forward(xa), mask).backward();
+      opt.step();
+    }));
+  } finally {
+    x.dispose(); opt.dispose(); net.dispose();
+  }
+}
+
+function autoencoderStep(channels: number, side: number, batch: number): number {
+  const model = new ConvAutoencoder(defaultArchitecture({ height: side, width: side, channels })).to(device);
+  const opt = new Adam(model.parameters(), { lr: 1e-3 });
+  const x = ops.rand([batch, channels, side, side], { device });
+  try {
+    return msPerStep(() => tidy(() => {
+      opt.zeroGrad();
+      ops.mean(perImageLoss('mse+ssim', model.forward(x), x)).backward();
+      opt.step();
+    }));
+  } finally {
+    x.dispose(); opt.dispose(); model.dispose();
+  }
+}
+
+// the defaults' batches (src/config/auto.ts): 64 at 50 px; 8 for the 49 plates at 256 px
+const cases = [
+  { name: 'cells: 50 px gray', seg: [1, 50], ae: [1, 50, 64], aeSteps: 1020 },
+  { name: 'plates: 64-px RGB crops (autoencoder at 256 px)', seg: [3, 64], ae: [3, 256, 8], aeSteps: 602 },
+] as const;
+console.log(`${device}, ${getNumThreads()} threads, ${steps} steps after 3 of warm-up`);
+console.log('| images | autoencoder ms/step | its default steps | segmenter ms/step (32 images) | its 1,000 steps | training time added |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const c of cases) {
+  const ae = autoencoderStep(c.ae[0], c.ae[1], c.ae[2]);
+  const seg = segmenterStep(c.seg[0], c.seg[1]);
+  const aeTotal = (ae * c.aeSteps) / 1000;
+  const segTotal = seg;
+  console.log(`| ${c.name} | ${ae.toFixed(0)} | ${c.aeSteps} (${aeTotal.toFixed(0)} s) | ${seg.toFixed(0)} | ${segTotal.toFixed(0)} s | ${(100 * segTotal / aeTotal).toFixed(0)}% |`);
+}
