@@ -129,14 +129,27 @@ export function segmenterMaps(net: SegmenterNet, x: Tensor): Tensor {
 }
 
 /**
+ * Pixels a scoring forward takes at once: a forward keeps about a kilobyte of activations per
+ * pixel until it ends (full-resolution stages of 16 to 48 channels), so a scoring batch of 256
+ * images of 256 px would hold 17 GB; chunks of 2^19 pixels hold about half a gigabyte.
+ */
+const SCORING_PIXELS = 2 ** 19;
+
+/**
  * Image scores: the peak of the probability map's mean over 5 x 5 windows, so that one stray
  * pixel does not make an anomaly (DRAEM takes the peak of a smoothed map the same way).
  */
 export function segmenterScores(net: SegmenterNet, x: Tensor): Float32Array {
-  return noGrad(() => tidy(() => {
-    const maps = segmenterMaps(net, x);
-    const k = Math.min(SEGMENTER_WINDOW, maps.shape[2]!, maps.shape[3]!);
-    const smooth = ops.avgPool2d(maps, k, 1, Math.floor(k / 2));
-    return ops.maxDim(ops.flatten(smooth, 1), 1)[0].toFloat32();
-  }));
+  const [n, , h, w] = x.shape as [number, number, number, number];
+  const per = Math.max(1, Math.floor(SCORING_PIXELS / (h * w)));
+  const out = new Float32Array(n);
+  for (let from = 0; from < n; from += per) {
+    out.set(noGrad(() => tidy(() => {
+      const maps = segmenterMaps(net, ops.slice(x, 0, from, Math.min(n, from + per)));
+      const k = Math.min(SEGMENTER_WINDOW, h, w);
+      const smooth = ops.avgPool2d(maps, k, 1, Math.floor(k / 2));
+      return ops.maxDim(ops.flatten(smooth, 1), 1)[0].toFloat32();
+    })), from);
+  }
+  return out;
 }

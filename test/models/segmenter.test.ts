@@ -90,6 +90,21 @@ describe('SegmenterNet', () => {
     assert.throws(() => new SegmenterNet({ channels: 1, base: 0 }), /base must be a positive integer/);
   });
 
+  it('scores large batches in chunks of pixels, each image as it scores alone', () => {
+    manualSeed(7);
+    const net = new SegmenterNet({ channels: 1, base: 4 });
+    try {
+      tidy(() => {
+        const x = ops.rand([3, 1, 600, 600]); // 360,000 px an image: one image per chunk
+        const all = segmenterScores(net, x);
+        const alone = [0, 1, 2].map((i) => segmenterScores(net, ops.slice(x, 0, i, i + 1))[0]!);
+        all.forEach((v, i) => assert.ok(Math.abs(v - alone[i]!) < 1e-5, `image ${i}: ${v} in the batch, ${alone[i]} alone`));
+      });
+    } finally {
+      net.dispose();
+    }
+  });
+
   it('after a short training, ranks images with a foreign blob above normal ones', () => {
     manualSeed(6);
     const side = 24;
