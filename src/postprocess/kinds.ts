@@ -51,13 +51,13 @@ export function checkCombine(combine: BaseScore[], present: Present): void {
   }
 }
 
-/** Throws the message for a score kind the detector lacks: its network's name for an optional one. */
+/** The error for a score kind the detector lacks: for an optional one, it names the network the score needs. */
 export function missingKind(requested: string, known: readonly string[]): Error {
   if (isOptional(requested)) return new Error(`score '${requested}' needs ${OPTIONAL_SCORES[requested]}`);
   return new Error(`unknown score '${requested}' (use recon, ${known.join(', ')})`);
 }
 
-/** A value for each base score present in `s` (the transformation classifier's only when there is one). */
+/** A value for each base score present in `s` (the optional ones, transform and segment, only when there). */
 export function perBase<V>(s: { [K in BaseScore]?: unknown }, value: (k: BaseScore) => V): BaseRecord<V> {
   return Object.fromEntries(BASE_SCORES.filter((k) => s[k] !== undefined).map((k) => [k, value(k)])) as BaseRecord<V>;
 }
