@@ -22,7 +22,7 @@ import { scoreBatches, encodeBatches, type EncodedImages, type MapKind, type Raw
 import { DENSITY_ESTIMATORS, DENSITY_INPUTS, STATS_NEIGHBOURS, densityInputGroups, type DensityInput } from '../scoring/density-input.js';
 import { LatentKDE } from '../scoring/kde.js';
 import { prependImageStatistics } from '../scoring/image-stats.js';
-import { checkCombine, defaultCombine, type BaseRecord, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
+import { checkCombine, defaultCombine, kindsOf, missingKind, SCORE_KINDS, type BaseRecord, type BaseScore, type ScoreKind } from '../postprocess/kinds.js';
 import { PostProcessor, checkFusion, type Fusion, type ThresholdOption } from '../postprocess/postprocessor.js';
 import { autoSettings, needsLostDetail, segmenterRule, AUTO_MAX_SIDE, type ImageFacts, type UserChoices } from '../config/auto.js';
 import { sourceLostDetail } from '../data/detail.js';
@@ -116,11 +116,13 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   if (o.tiles && (o.model === 'aae' || transformOpts)) throw new Error(`tiles work with the plain autoencoder only, not with ${o.model === 'aae' ? "model 'aae'" : 'transforms'}`);
   // the segmenter's settings are checked before any data is read, even when the rules may leave it out
   const segmenterOpts = resolveSegmenterOptions(typeof o.segmenter === 'object' ? o.segmenter : {});
-  if (o.combine !== undefined) checkCombine(o.combine, { transform: transformOpts, segment: o.segmenter || undefined });
+  // the optional scores' networks the caller asked for: a score or a fusion that needs one it did not ask for is refused here
+  const asked = { transform: transformOpts, segment: o.segmenter || undefined };
+  if (o.combine !== undefined) checkCombine(o.combine, asked);
   if (o.fusion !== undefined) checkFusion(o.fusion); // before any data is read
   if (o.densityInput !== undefined && !DENSITY_INPUTS.includes(o.densityInput)) throw new Error(`unknown densityInput '${o.densityInput as string}' (use ${DENSITY_INPUTS.join(' or ')})`);
   if (o.densityEstimator !== undefined && !DENSITY_ESTIMATORS.includes(o.densityEstimator)) throw new Error(`unknown densityEstimator '${o.densityEstimator as string}' (use ${DENSITY_ESTIMATORS.join(' or ')})`);
-  if (o.score === 'transform' && !transformOpts) throw new Error("score 'transform' needs the transformation classifier (option transforms / --transforms)");
+  if (o.score !== undefined && SCORE_KINDS.includes(o.score) && !kindsOf(asked).includes(o.score)) throw missingKind(o.score, kindsOf(asked));
   signal?.throwIfAborted();
   manualSeed(seed);
   retainFreedMemory(); // a training's steps reuse their memory instead of faulting it in afresh (src/engine/runtime.ts)
@@ -227,7 +229,8 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
         source, train: withoutRejected(train, source, rejectedSummary?.ids), preprocessing, device, seed, strict: o.strict, warn, progress: o.progress, signal,
       });
       if (o.combine === undefined) fused = [...fused, 'segment'];
-      if (seg.fusion !== fusion) auto.reasons.splice(0, auto.reasons.length, ...auto.reasons.filter((r) => !r.startsWith('fusion '))); // the line the segmenter's replaces
+      // the segmenter's line replaces the fusion's; in place, since onSettings' callers hold this array
+      if (seg.fusion !== fusion) auto.reasons.splice(0, auto.reasons.length, ...auto.reasons.filter((r) => !r.startsWith('fusion ')));
       fusion = seg.fusion;
       if (seg.reason) auto.reasons.push(seg.reason);
     }

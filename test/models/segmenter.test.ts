@@ -183,5 +183,7 @@ describe('a detector with the segmenter', () => {
     }
     await assert.rejects(Detector.fit(stripesSource(24), { ...SMALL, segmenter: { steps: 0 } }), /segmenter: steps must be a positive integer/);
     await assert.rejects(Detector.fit(stripesSource(24), { ...SMALL, combine: ['ssim', 'segment'] }), /'segment' needs the synthetic-anomaly segmenter/);
+    // a model ranked by a score it does not compute could not be scored or loaded
+    await assert.rejects(Detector.fit(stripesSource(24), { ...SMALL, score: 'segment' }), /score 'segment' needs the synthetic-anomaly segmenter/);
   });
 });
