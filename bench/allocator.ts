@@ -12,11 +12,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ops, tidy, Adam, manualSeed, synchronize, getNumThreads, retainFreedMemory } from '../src/engine/index.js';
+import { ops, tidy, Adam, manualSeed, getNumThreads, retainFreedMemory } from '../src/engine/index.js';
 import { ConvAutoencoder, defaultArchitecture } from '../src/models/autoencoder.js';
 import { perImageLoss } from '../src/train/losses.js';
 import { arg, flag } from './args.js';
-import { median } from './stats.js';
+import { median, msPerCall } from './stats.js';
 
 const side = Number(arg('side', '150'));
 const channels = Number(arg('channels', '3'));
@@ -36,12 +36,7 @@ function measure(): { msPerStep: number; threads: number } {
     ops.mean(perImageLoss(loss, model.forward(x), x)).backward();
     opt.step();
   });
-  step(); step();
-  synchronize();
-  const t = performance.now();
-  for (let i = 0; i < steps; i++) step();
-  synchronize();
-  return { msPerStep: (performance.now() - t) / steps, threads: getNumThreads() };
+  return { msPerStep: msPerCall(step, 2, steps), threads: getNumThreads() };
 }
 
 if (flag('child')) {

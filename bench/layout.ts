@@ -10,11 +10,11 @@
  * alternate the two; the table shows the median per round of the mean over `steps` steps (after
  * 10 of warm-up).
  */
-import { ops, tidy, noGrad, Adam, manualSeed, synchronize, engineInfo, resolveDevice, type Tensor, type Module } from '../src/engine/index.js';
+import { ops, tidy, noGrad, Adam, manualSeed, engineInfo, resolveDevice, type Tensor, type Module } from '../src/engine/index.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { ConvAutoencoder, defaultArchitecture } from '../src/models/autoencoder.js';
 import { arg } from './args.js';
-import { median } from './stats.js';
+import { median, msPerCall } from './stats.js';
 
 const device = resolveDevice(arg('device', 'cuda'));
 const steps = Number(arg('steps', '100'));
@@ -71,14 +71,7 @@ function time(c: Case, channelsLast: boolean): { train: number; forward: number 
     opt.step();
   });
   const forward = () => noGrad(() => tidy(() => { c.forward(net, x, channelsLast); }));
-  const measure = (fn: () => void): number => {
-    for (let i = 0; i < 10; i++) fn();
-    synchronize();
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) fn();
-    synchronize();
-    return (performance.now() - t0) / steps;
-  };
+  const measure = (fn: () => void): number => msPerCall(fn, 10, steps);
   try {
     net.train();
     const train = measure(step);
