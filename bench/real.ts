@@ -5,7 +5,7 @@
  *
  *   node dist/bench/real.js [--data ../shared/data] [--sets mpdd,pcb,intel,malaria] [--seeds 3]
  *       [--configs default,best,mean,tiles,whole] [--variants JSON] [--device cpu|cuda] [--quick] [--no-torch] [--python python3] [--json out.json]
- *       [--jobs N] [--timing] [--timing-folders scenes,boards]
+ *       [--jobs N] [--timing] [--timing-folders scenes,boards] [--fusions ssim+segment+density:mean,...]
  *
  * Sets (docs/BENCHMARKS.md, "Real photographs"; the data's README says where they come from):
  * - mpdd: MPDD metal_plate, MVTec layout: train on train/good, test on test/ (good vs three defect
@@ -21,6 +21,10 @@
  * contention).
  * --variants '{"name": {detector options, "sets": {"pcb": {options for that set}}}}': further named
  *   configurations for an exploration (run with --configs name, or all of them by default).
+ * --fusions: further fusions of each run's own base scores, read from the same trained models (no
+ *   training of their own): each `a+b+c:mean|max` is the fusion of those scores' z-scores by their
+ *   validation statistics, as 'combined' is made (src/postprocess/postprocessor.ts), and gets a
+ *   column of its own; a score the run lacks leaves its cell empty.
  * --timing: afterwards, alone, times the defaults' training on two folders of 1,000 images: the
  * first 1,000 scenes of a seeded shuffle of all six scene classes (150 px RGB) and the 500
  * circuit-board images listed twice (640 px: tiles, as the defaults choose for them), against the issue's targets
@@ -41,6 +45,8 @@ import type { ImageItem, ImageSource } from '../src/data/types.js';
 import { autoSettings, needsLostDetail, AUTO_MAX_SIDE, type AutoSettings, type ImageFacts, type UserChoices } from '../src/config/auto.js';
 import { sourceLostDetail } from '../src/data/detail.js';
 import { auroc } from '../src/eval/metrics.js';
+import { fuse, checkFusion, type Fusion } from '../src/postprocess/postprocessor.js';
+import type { BaseScore } from '../src/postprocess/kinds.js';
 import { engineInfo } from '../src/engine/index.js';
 import { arg, flag, list } from './args.js';
 
@@ -84,6 +90,11 @@ const timing = flag('timing');
 // set by a parent running with --jobs: this process runs one seed and hands its runs back in a file
 const onlySeed = arg('only-seed');
 const runsOut = arg('runs-out');
+const fusions = list(arg('fusions', '')).map((spec) => {
+  const [names, how = 'mean'] = spec.split(':');
+  checkFusion(how);
+  return { spec, combine: names!.split('+') as BaseScore[], fusion: how as Fusion };
+});
 
 interface Protocol { train: string | string[]; test: ImageSource; trainCount: number; firstImage: string }
 
@@ -150,6 +161,13 @@ async function runVigil(set: SetName, config: ConfigName, seed: number, p: Proto
   const scores: Record<string, number> = {};
   for (const k of det.scoreKinds) scores[k] = ev.summary[k]!.auroc;
   scores.score = ev.summary[kind]!.auroc;
+  const stats = det.postprocessor.stats;
+  const base = (k: BaseScore) => ev.results.map((r) => (r.scores as Record<string, number>)[k]!);
+  for (const f of fusions) {
+    if (!f.combine.every((k) => stats[k] !== undefined)) continue;
+    const record = Object.fromEntries(f.combine.map((k) => [k, base(k)])) as Record<BaseScore, number[]>;
+    scores[f.spec] = auroc(Array.from(fuse(Object.assign({ mse: base('mse') }, record), f.combine, stats, f.fusion)), ev.results.map((r) => r.label!));
+  }
   runs.push({ set, config, seed, scores, pixel: ev.pixelAuroc, perClass: perClass(ev.results, kind), trainSeconds, settings: settings?.reasons });
   process.stderr.write(`${set} ${config} seed ${seed}: ${kind} ${scores.score!.toFixed(4)}${ev.pixelAuroc !== undefined ? ` pixel ${ev.pixelAuroc.toFixed(4)}` : ''} (${trainSeconds.toFixed(0)} s training)\n`);
   return { det, settings: settings! };
@@ -307,7 +325,7 @@ for (const set of sets) {
   const rows = runs.filter((r) => r.set === set);
   if (!rows.length) continue;
   console.log(`\n## ${set}: image AUROC (mean ± std over seeds)${quick ? ' -- QUICK MODE' : ''}\n`);
-  const kinds = ['score', 'mse', 'ssim', 'density', 'segment', 'combined'];
+  const kinds = ['score', 'mse', 'ssim', 'density', 'segment', 'combined', ...fusions.map((f) => f.spec)];
   console.log(`| method | ${kinds.map((k) => (k === 'score' ? 'its score' : k)).join(' | ')} | pixel AUROC | training s |`);
   console.log(`| --- | ${kinds.map(() => '---').join(' | ')} | --- | --- |`);
   for (const config of [...configs, 'pytorch']) {

@@ -43,6 +43,12 @@ export const TILED_MAX_SIDE = 1024;
 export const TILE_STEPS = 3000;
 export const TILES_PER_STEP = 256;
 /**
+ * A tile's net has this share of the filters a whole image of the tile's size gets (16, 32 for
+ * 32-px tiles, against 32, 64). A training step costs 153 ms instead of 348 ms on 2 CPU cores, and
+ * the boards lost nothing (docs/BENCHMARKS.md, session 15): a tile is a small, simple picture.
+ */
+export const TILE_WIDTH = 0.5;
+/**
  * The share of the images' variance that shrinking them to AUTO_MAX_SIDE px may take away before
  * the defaults learn tiles instead (src/data/detail.ts measures it on up to 8 training images).
  * Measured over all training images: 512-px metal plates lose 0.8% (the whole image finds their
@@ -77,10 +83,12 @@ export interface UserChoices {
   densityEstimator?: DensityEstimator;
   /** true: train the synthetic-anomaly segmenter; false: never. */
   segmenter?: boolean;
+  /** The network's filters per encoder block (a tiled model's are then not narrowed). */
+  filters?: number[];
 }
 
-/** The tiles of a tiled model, and how many a training step draws. */
-export type TileSettings = TileSpec & { perStep: number };
+/** The tiles of a tiled model, how many a training step draws, and how wide the net that learns them is. */
+export type TileSettings = TileSpec & { perStep: number; width: number };
 
 export interface AutoSettings {
   size: [number, number];
@@ -169,9 +177,10 @@ function tiledSettings(facts: ImageFacts, user: UserChoices): AutoSettings {
     reasons.push(`input ${size[1]}x${size[0]}: the images are ${facts.width}x${facts.height}${shrunk ? `, shrunk to at most ${TILED_MAX_SIDE} px` : ', kept at their own detail'}`);
   } else size = [AUTO_FALLBACK_SIDE * 4, AUTO_FALLBACK_SIDE * 4];
   const tileSide = t.size ?? TILE_SIDE;
-  const tiles: TileSettings = { size: tileSide, stride: t.stride ?? tileSide / 2, sigma: t.sigma ?? tileSide / 4, perStep: TILES_PER_STEP };
+  const tiles: TileSettings = { size: tileSide, stride: t.stride ?? tileSide / 2, sigma: t.sigma ?? tileSide / 4, perStep: TILES_PER_STEP, width: TILE_WIDTH };
   if (Math.min(...size) < tiles.size) throw new RangeError(`tiles of ${tiles.size} px do not fit an input of ${size[1]}x${size[0]}`);
   if (t.size === undefined) reasons.push(`tiles of ${tiles.size} px, ${tiles.perStep} per step, scored every ${tiles.stride} px by the peak of the error map`);
+  if (!user.filters) reasons.push(`filters: half of a whole ${tiles.size}-px image's, since a tile is a small picture and the narrower net trains twice as fast`);
   const count = Math.max(1, facts.count);
   const batchSize = user.batchSize ?? Math.max(1, Math.min(8, floorPow2(count / 4)));
   if (user.batchSize === undefined) reasons.push(`batch ${batchSize} images: ${tiles.perStep} tiles are drawn from them per step`);

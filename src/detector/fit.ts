@@ -141,6 +141,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
     densityInput: o.densityInput ?? (o.model === 'aae' ? 'code' : undefined), densityEstimator: o.densityEstimator,
     // a fusion the caller chose keeps the segmenter out unless asked for; the robust AAE's images may hold anomalies it would learn as normal
     segmenter: o.segmenter !== undefined ? o.segmenter !== false : (o.combine !== undefined || o.model === 'aae' ? false : undefined),
+    filters: o.architecture?.filters,
   };
   const facts: ImageFacts = { height: native?.height, width: native?.width, count: train.length, fixedSize: !!source.nativeSize };
   if (needsLostDetail(facts, user)) facts.lostDetail = await sourceLostDetail(source, train, { height: facts.height!, width: facts.width! }, AUTO_MAX_SIDE);
@@ -151,7 +152,8 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   if (tiles) checkTileSpec(tiles); // before the images are decoded
   // a tiled model's network is the size of a tile; the images keep their working size
   const netSize = tiles ? { height: tiles.size, width: tiles.size } : { height, width };
-  const architecture = defaultArchitecture({ ...netSize, channels: preprocessing.channels }, o.architecture);
+  const whole = defaultArchitecture({ ...netSize, channels: preprocessing.channels }, o.architecture);
+  const architecture = auto.tiles && !o.architecture?.filters ? { ...whole, filters: whole.filters.map((f) => Math.max(1, Math.round(f * auto.tiles!.width))) } : whole;
   // a tiled model's image scores are error peaks, and its mean code says little: the errors are fused
   // a tiled model's image score is the peak of its 1 - SSIM map: on the boards above the fusion of
   // both errors in each of four tiled configurations (0.957 against 0.948 by default), level on

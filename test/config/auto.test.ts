@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { autoSettings, autoSide, autoBatchSize, autoEpochs, segmenterRule, AUTO_MAX_SIDE, AUTO_MIN_STEPS } from '../../src/config/auto.js';
+import { autoSettings, autoSide, autoBatchSize, autoEpochs, segmenterRule, AUTO_MAX_SIDE, AUTO_MIN_STEPS, TILE_WIDTH } from '../../src/config/auto.js';
 
 describe('autoSettings: defaults from the images', () => {
   it('keeps the native size of fixed-size data (IDX) and the 30-epoch training of small images', () => {
@@ -44,6 +44,14 @@ describe('autoSettings: defaults from the images', () => {
     assert.equal(autoEpochs(256, 16, 4), 150);
     assert.equal(autoEpochs(256, 16000, 16), 1);
     assert.equal(autoEpochs(50, 2160, 64), 30, 'small images: at least 30 epochs');
+  });
+
+  it('learns tiles with a net half as wide, unless the filters are given', () => {
+    const s = autoSettings({ height: 640, width: 640, count: 300, lostDetail: 0.036 });
+    assert.equal(s.tiles?.width, TILE_WIDTH);
+    assert.equal(TILE_WIDTH, 0.5);
+    assert.ok(s.reasons.some((r) => r.startsWith('filters: half of a whole 32-px image')), s.reasons.join('; '));
+    assert.ok(!autoSettings({ height: 640, width: 640, count: 300 }, { tiles: true, filters: [8, 8] }).reasons.some((r) => r.startsWith('filters')));
   });
 
   it('never overrides what the user gave', () => {

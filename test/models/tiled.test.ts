@@ -187,7 +187,7 @@ describe('a tiled detector end to end', () => {
       let reasons: string[] = [];
       const det = await Detector.fit(join(dir, folder), { ...small, ...extra, onSettings: (s) => { reasons = s.reasons; } });
       try {
-        return { tiles: det.tiles, reasons };
+        return { tiles: det.tiles, reasons, filters: det.architecture.filters };
       } finally {
         det.dispose();
       }
@@ -198,6 +198,8 @@ describe('a tiled detector end to end', () => {
     const smooth = await tiledBy('smooth');
     assert.equal(smooth.tiles, undefined, smooth.reasons.join('; '));
     assert.equal((await tiledBy('fine', { tiles: false })).tiles, undefined, 'tiles: false');
+    assert.deepEqual(fine.filters, [4, 8], 'filters the caller gave are kept');
+    assert.deepEqual((await tiledBy('fine', { architecture: { latent: 4 } })).filters, [16, 32], "the tile net: half a 32-px image's 32, 64");
     assert.equal((await tiledBy('fine', { model: 'aae' })).tiles, undefined, 'the AAE sees whole images');
   });
 
