@@ -13,7 +13,7 @@
  * autoSettings({ height: 512, width: 512, count: 49, lostDetail: 0.008 })
  * // { size: [256, 256], batchSize: 8, epochs: 86, steps: 602, loss: 'mse+ssim', fusion: 'max', ... }
  * autoSettings({ height: 640, width: 640, count: 270, lostDetail: 0.036 })
- * // { size: [640, 640], tiles: { size: 32, stride: 16, sigma: 8, perStep: 256 }, loss: 'mse', steps: 3026, ... }
+ * // { size: [640, 640], tiles: { size: 32, stride: 16, sigma: 8, perStep: 256, width: 0.5 }, loss: 'mse', steps: 3026, ... }
  * ```
  */
 import type { LossName } from '../train/losses.js';
@@ -35,7 +35,7 @@ const SMALL_SIDE = 64;
  * TILED_MAX_SIDE px) instead of the whole image shrunk to at most AUTO_MAX_SIDE px: the defects of
  * circuit boards are a few pixels wide and vanish when the image is shrunk (docs/BENCHMARKS.md).
  * The defaults choose it for images whose detail the shrinking would lose (DETAIL_LIMIT); `tiles`
- * asks for it, `tiles: false` refuses it. It trains for about 19 minutes on 2 CPU cores (1,000 boards), 18 s on a GPU.
+ * asks for it, `tiles: false` refuses it. It trains for about 9 minutes on 2 CPU cores (1,000 boards), 19 s on a GPU.
  */
 export const TILE_SIDE = 32;
 export const TILED_MAX_SIDE = 1024;
