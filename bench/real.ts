@@ -169,7 +169,9 @@ async function runVigil(set: SetName, config: ConfigName, seed: number, p: Proto
     scores[f.spec] = auroc(Array.from(fuse(Object.assign({ mse: base('mse') }, record), f.combine, stats, f.fusion)), ev.results.map((r) => r.label!));
   }
   runs.push({ set, config, seed, scores, pixel: ev.pixelAuroc, perClass: perClass(ev.results, kind), trainSeconds, settings: settings?.reasons });
-  process.stderr.write(`${set} ${config} seed ${seed}: ${kind} ${scores.score!.toFixed(4)}${ev.pixelAuroc !== undefined ? ` pixel ${ev.pixelAuroc.toFixed(4)}` : ''} (${trainSeconds.toFixed(0)} s training)\n`);
+  // what the pasted-patch check saw, when it ran (its settings line; the fit adds it after onSettings)
+  const check = settings?.reasons.find((r) => r.includes('pasted patches'))?.match(/mse [\d.]+, ssim [\d.]+/)?.[0];
+  process.stderr.write(`${set} ${config} seed ${seed}: ${kind} ${scores.score!.toFixed(4)}${ev.pixelAuroc !== undefined ? ` pixel ${ev.pixelAuroc.toFixed(4)}` : ''} (${trainSeconds.toFixed(0)} s training${check ? `; patch check ${check}` : ''})\n`);
   return { det, settings: settings! };
 }
 

@@ -69,6 +69,13 @@ describe('pastedPatchCheck and keepPatchSeeing', () => {
     }
   });
 
+  it("leaves out an error that barely sees the patches: a plates' training stuck on its plateau (0.65 to 0.68), not the cells' or a plates' that left it (0.72 on)", () => {
+    assert.equal(PATCH_LIMIT, 0.7);
+    assert.deepEqual(keepPatchSeeing(['ssim', 'density'], { mse: 0.57, ssim: 0.68, images: 49 }), ['density']);
+    assert.deepEqual(keepPatchSeeing(['ssim', 'density'], { mse: 0.72, ssim: 0.72, images: 49 }), ['ssim']);
+    assert.deepEqual(keepPatchSeeing(['ssim', 'density'], { mse: 0.69, ssim: 0.79, images: 64 }), ['ssim'], 'the cells');
+  });
+
   it('never leaves the fusion empty and never drops the classifier', () => {
     const blind = { mse: 0.5, ssim: 0.5, images: 10 };
     assert.deepEqual(keepPatchSeeing(['mse', 'ssim'], blind), ['mse', 'ssim']);
