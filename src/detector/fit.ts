@@ -150,7 +150,7 @@ export async function fitDetector(input: DetectorInput, o: DetectorOptions): Pro
   const preprocessing: Preprocessing = { height, width, channels: o.channels ?? native?.channels ?? 3, resize: o.resize ?? 'stretch' };
   const tiles: TileSpec | undefined = auto.tiles ? { size: auto.tiles.size, stride: auto.tiles.stride, sigma: auto.tiles.sigma } : undefined;
   if (tiles) checkTileSpec(tiles); // before the images are decoded
-  // a tiled model's network is the size of a tile; the images keep their working size
+  // a tiled model's network is the size of a tile and half as wide (TILE_WIDTH); the images keep their working size
   const netSize = tiles ? { height: tiles.size, width: tiles.size } : { height, width };
   const whole = defaultArchitecture({ ...netSize, channels: preprocessing.channels }, o.architecture);
   const architecture = auto.tiles && !o.architecture?.filters ? { ...whole, filters: whole.filters.map((f) => Math.max(1, Math.round(f * auto.tiles!.width))) } : whole;

@@ -37,7 +37,7 @@ const command: Command = {
       'tile-size': { type: 'integer', help: 'With tiles: the side of the tiles (default 32)', value: 'px', min: 8, max: 1024 },
       'tile-stride': { type: 'integer', help: 'With tiles: score every this many px (default half the tile; a quarter: circuit boards 0.948 -> 0.957, five times the scoring time)', value: 'px', min: 1, max: 1024 },
       arch: { type: 'string', help: 'Autoencoder layout: strided convs, or max pooling + upsampling', choices: ['strided', 'pooling'], default: 'strided' },
-      filters: { type: 'list', help: 'Filters per encoder block, e.g. 32,64,128 (default: by size)', value: 'list', itemMin: 1 },
+      filters: { type: 'list', help: 'Filters per encoder block, e.g. 32,64,128 (default: by size; a tile net half as many)', value: 'list', itemMin: 1 },
       latent: { type: 'integer', help: 'Bottleneck size (default: 32 to 128 by size)', value: 'n', min: 1 },
       dropout: { type: 'number', help: 'Dropout before the bottleneck', default: 0, value: 'p', min: 0, below: 1 },
       epochs: { type: 'integer', alias: 'e', help: 'Training epochs (default: enough for 600 optimizer steps; at least 30 for images of 64 px or less)', value: 'n', min: 1 },
