@@ -157,6 +157,21 @@ test('train --segmenter-steps trains the synthetic-anomaly segmenter: its segmen
   rmSync(root, { recursive: true, force: true });
 });
 
+test('train prints what the fit chose after training: the pasted-patch check and the segmenter, though the segmenter takes the fusion line out', async () => {
+  const root = tempDir();
+  const data = join(root, 'data');
+  await writeClassFolders(data, 24, 4);
+  // 48 px: a photograph's size, so the check runs and the fusion would be max before the segmenter's mean
+  const train = vigil('train', data, '--normal-class', 'normal', '--out', join(root, 'model'), '--size', '48', '--epochs', '1', '--batch-size', '8',
+    '--filters', '4,8', '--latent', '4', '--device', 'cpu', '--segmenter-steps', '2');
+  assert.equal(train.status, 0, train.stderr);
+  const after = train.stderr.split('\n').find((l) => l.startsWith('vigil: after training: ')) ?? '';
+  assert.match(after, /pasted patches/, train.stderr);
+  assert.match(after, /synthetic-anomaly segmenter, its score fused by the mean/);
+  assert.doesNotMatch(after, /fusion max/);
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('train --from adds the classifier to a trained model, whose autoencoder scores stay the same', async () => {
   const root = tempDir();
   const data = join(root, 'data');

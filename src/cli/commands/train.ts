@@ -115,7 +115,7 @@ const command: Command = {
     const { Detector } = await import('../../detector.js');
     await applyThreads(a.threads);
     await applyMaxPixels(a['max-pixels']);
-    let shownSettings = 0;
+    let shownSettings = new Set<string>();
     const det = await Detector.fit(a._[0], {
       size: a.size as number | undefined,
       channels,
@@ -163,7 +163,7 @@ const command: Command = {
       resume: a.resume as boolean,
       progress: !a.quiet,
       onWarning: warn,
-      onSettings: (st) => { watch?.onSettings(st); shownSettings = st.reasons.length; if (!a.quiet) process.stderr.write(`vigil: settings from the images: ${st.reasons.join('; ')}\n`); },
+      onSettings: (st) => { watch?.onSettings(st); shownSettings = new Set(st.reasons); if (!a.quiet) process.stderr.write(`vigil: settings from the images: ${st.reasons.join('; ')}\n`); },
       onEpochEnd: watch?.onEpochEnd,
     }).finally(() => watch?.finish());
     det.save(out);
@@ -175,8 +175,9 @@ const command: Command = {
     const { rmSync } = await import('node:fs');
     rmSync(checkpointDir, { recursive: true, force: true });
     const t = det.training!;
-    // what the fit chose once the model was trained (the fused scores, src/scoring/patch-check.ts)
-    const later = (t.settings ?? []).slice(shownSettings);
+    // what the fit chose once the model was trained (the fused scores, src/scoring/patch-check.ts,
+    // and the segmenter); by content, since the segmenter's rule takes the fusion's line out
+    const later = (t.settings ?? []).filter((r) => !shownSettings.has(r));
     if (later.length && !a.quiet) process.stderr.write(`vigil: after training: ${later.join('; ')}\n`);
     const th = det.thresholds[det.scoreKind];
     process.stderr.write(`trained on ${t.items} images (${t.validationItems} held out) in ${t.seconds.toFixed(1)}s on ${t.device}` +
