@@ -213,13 +213,14 @@ async function addTransforms(a: Parsed, transforms: true | { epochs: number }, o
 
 export default command;
 
-/** --tiles and its settings: a tile setting asks for tiles too. */
+/** --segmenter, --no-segmenter and --segmenter-steps: a step count asks for the segmenter too. */
 function segmenterChoice(a: Parsed): { segmenter?: boolean | { steps: number } } {
   if (a.segmenter === false) return { segmenter: false };
   if (a['segmenter-steps'] !== undefined) return { segmenter: { steps: a['segmenter-steps'] as number } };
   return a.segmenter ? { segmenter: true } : {};
 }
 
+/** --tiles and its settings: a tile setting asks for tiles too. */
 function tileChoice(a: Parsed): { tiles?: true | { size?: number; stride?: number } } {
   const spec = {
     ...(a['tile-size'] !== undefined ? { size: a['tile-size'] as number } : {}),
