@@ -6,13 +6,15 @@
  *
  *   node dist/bench/segmenter.js [--device cpu|cuda] [--steps 20]
  *
- * Each step is forward, loss, backward and Adam on random images; 3 steps of warm-up, then `steps`.
+ * Each step is the training task's own (forward, loss, backward and Adam; src/train) on random
+ * images; 3 steps of warm-up, then `steps`.
  */
-import { ops, tidy, Adam, manualSeed, getNumThreads, retainFreedMemory, resolveDevice } from '../src/engine/index.js';
+import { ops, manualSeed, getNumThreads, retainFreedMemory, resolveDevice, type Tensor } from '../src/engine/index.js';
 import { ConvAutoencoder, defaultArchitecture } from '../src/models/autoencoder.js';
-import { SegmenterNet, synthesizeAnomalies, focalLoss } from '../src/models/segmenter.js';
-import { perImageLoss } from '../src/train/losses.js';
-import { createRng } from '../src/data/random.js';
+import { SegmenterNet } from '../src/models/segmenter.js';
+import { SegmenterTask } from '../src/train/segmenter-task.js';
+import { AutoencoderTask, type SingleModelTask } from '../src/train/autoencoder-task.js';
+import type { Module } from '../src/engine/nn/module.js';
 import { arg } from './args.js';
 import { msPerCall } from './stats.js';
 
@@ -20,40 +22,27 @@ const device = resolveDevice(arg('device', 'cpu')!);
 const steps = Number(arg('steps', '20'));
 retainFreedMemory(); // as the fit does
 manualSeed(0);
+const adam = { optimizer: 'adam', lr: 1e-3, weightDecay: 0 } as const;
 
-const msPerStep = (step: () => void): number => msPerCall(step, 3, steps);
+/** The training task's own step (what the fit runs) on one random batch [batch, channels, side, side]. */
+function msPerStep(task: SingleModelTask<Module>, release: () => void, batch: number, channels: number, side: number): number {
+  const x: Tensor = ops.rand([batch, channels, side, side], { device });
+  try {
+    return msPerCall(() => { task.step({ x }); }, 3, steps);
+  } finally {
+    x.dispose(); task.dispose(); release();
+  }
+}
 
 function segmenterStep(channels: number, side: number): number {
   const net = new SegmenterNet({ channels, base: 16 }).to(device);
-  const opt = new Adam(net.parameters(), { lr: 1e-3 });
-  const x = ops.rand([32, channels, side, side], { device });
-  const rng = createRng(1);
-  net.train();
-  try {
-    return msPerStep(() => tidy(() => {
-      const { x: xa, mask } = synthesizeAnomalies(x, rng);
-      opt.zeroGrad();
-      focalLoss(net.forward(xa), mask).backward();
-      opt.step();
-    }));
-  } finally {
-    x.dispose(); opt.dispose(); net.dispose();
-  }
+  // crops of 64 px, as the fit's default; images of 64 px or less are taken whole
+  return msPerStep(new SegmenterTask(net, adam, 64, 32, 1), () => net.dispose(), 32, channels, side);
 }
 
 function autoencoderStep(channels: number, side: number, batch: number): number {
   const model = new ConvAutoencoder(defaultArchitecture({ height: side, width: side, channels })).to(device);
-  const opt = new Adam(model.parameters(), { lr: 1e-3 });
-  const x = ops.rand([batch, channels, side, side], { device });
-  try {
-    return msPerStep(() => tidy(() => {
-      opt.zeroGrad();
-      ops.mean(perImageLoss('mse+ssim', model.forward(x), x)).backward();
-      opt.step();
-    }));
-  } finally {
-    x.dispose(); opt.dispose(); model.dispose();
-  }
+  return msPerStep(new AutoencoderTask(model, 'mse+ssim', adam), () => model.dispose(), batch, channels, side);
 }
 
 // the defaults' batches (src/config/auto.ts): 64 at 50 px; 8 for the 49 plates at 256 px
